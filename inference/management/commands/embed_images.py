@@ -1,0 +1,45 @@
+"""Embed every photo in a folder exactly as the pipeline does, into an .npz file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from django.core.management.base import BaseCommand
+from tqdm import tqdm
+
+from inference.images import WORKING_MAX_SIDE, load_rgb
+from inference.management.commands._photos import photo_paths
+
+
+class Command(BaseCommand):
+    help = "Write OUT.npz with arrays `paths` (relative to IN_DIR) and `vectors` (N x D, unit norm)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("in_dir", type=Path)
+        parser.add_argument("out", type=Path)
+        parser.add_argument("--no-crop", action="store_true",
+                            help="embed the whole photo only (default: fuse whole photo and salient crop)")
+
+    def handle(self, *args, in_dir: Path, out: Path, no_crop: bool, **options):
+        from inference.services import pipeline_get
+
+        pipeline = pipeline_get()
+        kept, vectors, failed = [], [], []
+        for path in tqdm(photo_paths(in_dir), desc="Embedding", unit="photo", disable=options["verbosity"] == 0):
+            try:
+                rgb = load_rgb(path.read_bytes(), max_side=WORKING_MAX_SIDE)
+            except (OSError, ValueError) as exc:
+                failed.append(f"{path}: {exc}")
+                continue
+            if no_crop:
+                vector = pipeline.embed([rgb])[0]
+            else:
+                vector = pipeline.analyze(rgb).vector
+            kept.append(str(path.relative_to(in_dir)))
+            vectors.append(vector)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(out, paths=np.array(kept, dtype=str), vectors=np.stack(vectors).astype(np.float32))
+        self.stdout.write(f"Wrote {len(kept)} vectors of dimension {vectors[0].shape[0]} to {out}.")
+        for line in failed:
+            self.stderr.write(f"  skipped {line}")

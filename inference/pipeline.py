@@ -1,0 +1,75 @@
+"""One photo in, everything search needs out: saliency, the salient crop, vectors, overlay.
+
+Pure: numpy in, numpy out, no Django. Workers, management commands and benchmarks all call
+``Pipeline.analyze`` so that what is measured is what is served.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from inference.crops import saliency_crop_box
+from inference.embedding.embedder import Embedder
+from inference.saliency.spectral import predict_saliency_spectral
+from inference.versions import MODEL_VERSION
+
+
+@dataclass(frozen=True)
+class PhotoAnalysis:
+    saliency: np.ndarray  # HxW float32 in [0, 1], the size of the photo that was analysed
+    crop_box: tuple[int, int, int, int]  # (left, top, right, bottom) in that photo's pixels
+    whole_vector: np.ndarray  # (D,) unit norm
+    crop_vector: np.ndarray  # (D,) unit norm
+    vector: np.ndarray  # (D,) unit norm: what search ranks by
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+def fuse_vectors(whole: np.ndarray, crop: np.ndarray) -> np.ndarray:
+    """Search vector: the normalised mean of the whole-photo and salient-crop vectors.
+
+    For unit vectors, cosine similarity to this mean ranks by the average of the two cosines,
+    so a match on the subject and a match on the scene count equally.
+    """
+    fused = whole + crop
+    norm = np.linalg.norm(fused, axis=-1, keepdims=True)
+    return (fused / np.maximum(norm, 1e-12)).astype(np.float32)
+
+
+class Pipeline:
+    version = MODEL_VERSION
+
+    def __init__(self, cache_dir: Path):
+        self.embedder = Embedder(cache_dir)
+
+    def saliency(self, rgb: np.ndarray) -> np.ndarray:
+        return predict_saliency_spectral(rgb)
+
+    def embed(self, photos: list[np.ndarray]) -> np.ndarray:
+        return self.embedder.embed(photos)
+
+    def analyze(self, rgb: np.ndarray) -> PhotoAnalysis:
+        timings: dict[str, float] = {}
+        start = time.perf_counter()
+        saliency = self.saliency(rgb)
+        timings["saliency_ms"] = (time.perf_counter() - start) * 1000
+
+        start = time.perf_counter()
+        left, top, right, bottom = saliency_crop_box(saliency)
+        timings["crop_ms"] = (time.perf_counter() - start) * 1000
+
+        start = time.perf_counter()
+        whole, crop = self.embed([rgb, rgb[top:bottom, left:right]])
+        timings["embed_ms"] = (time.perf_counter() - start) * 1000
+
+        return PhotoAnalysis(
+            saliency=saliency,
+            crop_box=(left, top, right, bottom),
+            whole_vector=whole,
+            crop_vector=crop,
+            vector=fuse_vectors(whole, crop),
+            timings_ms=timings,
+        )

@@ -1,0 +1,107 @@
+"""Shared fixtures. Tests run against the real embedded PostgreSQL (pgvector) and Redis that
+gallery.settings.test attaches to under var/test."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import PIL.Image
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("SHARED_DATA", ROOT.parent / "shared" / "data"))
+
+
+def photo_bytes(seed: int = 0, size: tuple[int, int] = (320, 240), fmt: str = "JPEG", **save_kwargs) -> bytes:
+    """A synthetic photo: a textured background with a bright object whose place depends on seed."""
+    rng = np.random.default_rng(seed)
+    width, height = size
+    yy, xx = np.mgrid[0:height, 0:width]
+    base = rng.integers(40, 120, size=3)
+    image = np.empty((height, width, 3), dtype=np.float32)
+    for channel in range(3):
+        image[..., channel] = base[channel] + 20 * np.sin(xx / (7 + seed % 5) + channel) * np.cos(yy / 11)
+    cx, cy = rng.integers(width // 4, 3 * width // 4), rng.integers(height // 4, 3 * height // 4)
+    radius = max(4, min(width, height) // 6)
+    blob = (xx - cx) ** 2 + (yy - cy) ** 2 < radius**2
+    image[blob] = rng.integers(150, 256, size=3)
+    buffer = io.BytesIO()
+    mode_image = PIL.Image.fromarray(np.clip(image, 0, 255).astype(np.uint8))
+    if fmt == "PNG" and save_kwargs.pop("alpha", False):
+        mode_image = mode_image.convert("RGBA")
+    mode_image.save(buffer, format=fmt, **save_kwargs)
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def make_user(django_user_model):
+    counter = iter(range(10_000))
+
+    def make(username: str | None = None):
+        return django_user_model.objects.create_user(username=username or f"user{next(counter)}", password="pw-123456")
+
+    return make
+
+
+@pytest.fixture(autouse=True)
+def _media_root(request, tmp_path):
+    # Pure model tests also run without the Django plugin (-p no:django).
+    if request.config.pluginmanager.hasplugin("django"):
+        request.getfixturevalue("settings").MEDIA_ROOT = tmp_path / "media"
+
+
+def database_url_for_tests() -> str:
+    """A URL for the test database pytest-django created, for processes started by tests."""
+    from django.db import connection
+
+    params = connection.get_connection_params()
+    host = params.get("host") or ""
+    return f"postgresql://{params.get('user', 'postgres')}:@/{params['dbname']}?host={host}"
+
+
+@pytest.fixture
+def celery_worker_process(transactional_db, settings):
+    """A real Celery worker process (real models) on the test database, broker and media."""
+    from gallery.celery import app
+
+    app.control.purge()  # drop messages left by earlier tests for rows that no longer exist
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "gallery.settings.test",
+        "DATABASE_URL": database_url_for_tests(),
+        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+        "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+    }
+    log = open(settings.MEDIA_ROOT.parent / "worker.log", "w+")  # noqa: SIM115
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "gallery", "worker", "--queues", "inference,default",
+         "--concurrency", "1", "--loglevel", "INFO", "--without-heartbeat", "--without-gossip", "--without-mingle"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    try:
+        yield worker
+    finally:
+        worker.terminate()
+        try:
+            worker.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+        log.seek(0)
+        worker.log_text = log.read()
+        log.close()
+
+
+def wait_for(predicate, *, timeout: float, interval: float = 0.25, message: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = predicate()
+        if result:
+            return result
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {message}")

@@ -1,0 +1,116 @@
+"""image_analyze with the real models, the sweep, retries and the version rollout."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import numpy as np
+import pytest
+from django.core.files.storage import default_storage
+from django.utils import timezone
+
+from gallery import services as gallery_services
+from gallery.models import Image
+from inference import services
+from inference.models import AnalysisStatus, ImageAnalysis, ImageEmbedding
+from inference.overlays import saliency_from_png
+from inference.selectors import embedding_version_serving, image_analysis_latest
+from inference.versions import EMBEDDING_DIM, MODEL_VERSION
+from tests.conftest import photo_bytes
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def uploaded(make_user, django_capture_on_commit_callbacks):
+    def upload(seed: int = 0, size=(320, 240), owner=None):
+        with django_capture_on_commit_callbacks(execute=False):
+            return gallery_services.image_create(owner=owner or make_user(), data=photo_bytes(seed, size=size),
+                                                 filename=f"p{seed}.jpg")
+    return upload
+
+
+def test_analyze_writes_map_overlay_crop_and_vectors(uploaded):
+    image = uploaded(10, size=(640, 360))
+    analysis = services.image_analyze(image_id=str(image.id))
+    assert analysis.status == AnalysisStatus.DONE, analysis.error
+    left, top, right, bottom = analysis.crop_box
+    assert 0 <= left < right <= image.width and 0 <= top < bottom <= image.height
+    saliency = saliency_from_png(default_storage.open(analysis.saliency_map.name).read())
+    assert saliency.shape[1] / saliency.shape[0] == pytest.approx(640 / 360, rel=0.02)
+    assert default_storage.open(analysis.overlay.name).read()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert set(analysis.timings_ms) >= {"saliency_ms", "embed_ms", "total_ms"}
+    embedding = ImageEmbedding.objects.get(image=image, model_version=MODEL_VERSION)
+    for vector in (embedding.vector, embedding.whole_vector, embedding.crop_vector):
+        assert len(vector) == EMBEDDING_DIM
+        assert np.linalg.norm(vector) == pytest.approx(1.0, abs=1e-4)
+
+
+def test_analyze_twice_changes_nothing(uploaded):
+    image = uploaded(11)
+    first = services.image_analyze(image_id=str(image.id))
+    vector = ImageEmbedding.objects.get(image=image).vector
+    second = services.image_analyze(image_id=str(image.id))
+    assert second.pk == first.pk and second.finished_at == first.finished_at
+    assert ImageAnalysis.objects.count() == 1 and ImageEmbedding.objects.count() == 1
+    assert np.array_equal(ImageEmbedding.objects.get(image=image).vector, vector)
+
+
+def test_analyze_of_deleted_photo_returns_quietly():
+    assert services.image_analyze(image_id="00000000-0000-0000-0000-000000000000") is None
+
+
+def test_unreadable_file_fails_with_reason_and_can_be_retried(uploaded, django_capture_on_commit_callbacks):
+    image = uploaded(12)
+    stored = default_storage.open(image.file.name).read()
+    default_storage.delete(image.file.name)
+    default_storage.save(image.file.name, __import__("io").BytesIO(b"garbage"))
+    analysis = services.image_analyze(image_id=str(image.id))
+    assert analysis.status == AnalysisStatus.FAILED
+    assert "UnidentifiedImageError" in analysis.error or "cannot identify" in analysis.error
+    assert not ImageEmbedding.objects.filter(image=image).exists()
+
+    default_storage.delete(image.file.name)
+    default_storage.save(image.file.name, __import__("io").BytesIO(stored))
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        services.analysis_retry(analysis=analysis)
+    assert len(callbacks) == 1
+    analysis.refresh_from_db()
+    assert analysis.status == AnalysisStatus.PENDING and analysis.error == ""
+    assert services.image_analyze(image_id=str(image.id)).status == AnalysisStatus.DONE
+
+
+def test_sweep_queues_missing_and_stuck_analyses_only(uploaded, settings, django_capture_on_commit_callbacks):
+    long_ago = timezone.now() - timedelta(seconds=settings.ANALYSIS_STUCK_SECONDS + 60)
+    missing, stuck, fresh, done = (uploaded(s) for s in (20, 21, 22, 23))
+    Image.objects.filter(id__in=[missing.id, stuck.id, done.id]).update(created=long_ago)
+    ImageAnalysis.objects.create(image=stuck, model_version=MODEL_VERSION, status=AnalysisStatus.RUNNING,
+                                 started_at=long_ago, attempts=1)
+    services.image_analyze(image_id=str(done.id))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        counts = services.analysis_sweep()
+    assert counts["missing"] == 1 and counts["stuck"] == 1
+    assert ImageAnalysis.objects.filter(image=missing, status=AnalysisStatus.PENDING).exists()
+    assert not ImageAnalysis.objects.filter(image=fresh).exists(), "a fresh upload's own message is trusted"
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.analysis_sweep()["missing"] == 0, "a second sweep does not queue them again"
+
+
+def test_new_version_serves_only_once_complete(uploaded, monkeypatch):
+    first, second = uploaded(30), uploaded(31)
+    for image in (first, second):
+        services.image_analyze(image_id=str(image.id))
+    # Pretend those vectors were made by an older model: the active version now has none.
+    ImageAnalysis.objects.update(model_version="old-model")
+    ImageEmbedding.objects.update(model_version="old-model")
+    assert embedding_version_serving() == "old-model"
+    assert image_analysis_latest(image_id=first.id).model_version == "old-model", "old maps show meanwhile"
+
+    services.image_analyze(image_id=str(first.id))
+    assert embedding_version_serving() == "old-model", "half-indexed: the old version keeps serving"
+    services.image_analyze(image_id=str(second.id))
+    assert embedding_version_serving() == MODEL_VERSION
+    assert services.analysis_sweep()["retired"] == 2
+    assert set(ImageEmbedding.objects.values_list("model_version", flat=True)) == {MODEL_VERSION}

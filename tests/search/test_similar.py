@@ -1,0 +1,93 @@
+"""The similar-photos query: visibility, ordering, and that PostgreSQL answers it from HNSW."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from django.contrib.auth.models import AnonymousUser
+from django.db import connection, transaction
+
+from gallery.models import Image, Visibility
+from inference.models import AnalysisStatus, ImageAnalysis, ImageEmbedding
+from inference.versions import EMBEDDING_DIM, MODEL_VERSION
+from search.selectors import HNSW_EF_SEARCH, image_similar_list, image_similar_queryset
+
+pytestmark = pytest.mark.django_db
+
+
+def unit(vector: np.ndarray) -> np.ndarray:
+    return (vector / np.linalg.norm(vector)).astype(np.float32)
+
+
+def indexed_image(owner, vector: np.ndarray, *, visibility=Visibility.PRIVATE, title="") -> Image:
+    """A photo row with a finished analysis and embedding, without running the models."""
+    image = Image.objects.create(owner=owner, file="images/x.jpg", content_type="image/jpeg",
+                                 sha256=f"{np.random.default_rng().integers(1 << 62):064x}", size_bytes=1,
+                                 width=4, height=3, visibility=visibility, title=title)
+    ImageAnalysis.objects.create(image=image, model_version=MODEL_VERSION, status=AnalysisStatus.DONE)
+    ImageEmbedding.objects.create(image=image, model_version=MODEL_VERSION, vector=vector,
+                                  whole_vector=vector, crop_vector=vector)
+    return image
+
+
+def test_similar_ranks_by_cosine_and_respects_visibility(make_user):
+    alice, bob = make_user("alice"), make_user("bob")
+    base = unit(np.ones(EMBEDDING_DIM))
+    rng = np.random.default_rng(0)
+    query = indexed_image(alice, base, title="query")
+    near = indexed_image(alice, unit(base + 0.1 * rng.normal(size=EMBEDDING_DIM)), title="near")
+    far = indexed_image(alice, unit(base + 2.0 * rng.normal(size=EMBEDDING_DIM)), title="far")
+    bob_public = indexed_image(bob, unit(base + 0.02 * rng.normal(size=EMBEDDING_DIM)),
+                               visibility=Visibility.PUBLIC, title="bob public")
+    bob_private = indexed_image(bob, base, title="bob private")  # identical vector, but private
+
+    results = image_similar_list(viewer=alice, image=query)
+    titles = [r.image.title for r in results]
+    assert titles == ["bob public", "near", "far"]
+    assert bob_private.title not in titles and query.title not in titles
+    similarities = [r.similarity for r in results]
+    assert similarities == sorted(similarities, reverse=True) and similarities[0] > 0.95
+
+    # Anonymous visitors see only public photos; bob sees his own private photo and alice's none.
+    public_query = indexed_image(bob, base, visibility=Visibility.PUBLIC, title="public query")
+    assert [r.image.title for r in image_similar_list(viewer=AnonymousUser(), image=public_query)] == ["bob public"]
+    assert {r.image.title for r in image_similar_list(viewer=bob, image=public_query)} == {"bob public", "bob private"}
+    assert near.id and far.id
+
+
+def test_similar_is_none_until_analysis_is_done(make_user):
+    owner = make_user()
+    image = Image.objects.create(owner=owner, file="images/y.jpg", content_type="image/jpeg", sha256="1" * 64,
+                                 size_bytes=1, width=4, height=3)
+    assert image_similar_list(viewer=owner, image=image) is None
+
+
+def test_similar_query_uses_the_hnsw_index(make_user):
+    owners = [make_user() for _ in range(5)]
+    rng = np.random.default_rng(1)
+    vectors = rng.normal(size=(3000, EMBEDDING_DIM)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    images = Image.objects.bulk_create([
+        Image(owner=owners[i % 5], file=f"images/{i}.jpg", content_type="image/jpeg", sha256=f"{i:064x}",
+              size_bytes=1, width=4, height=3, visibility=Visibility.PUBLIC if i % 3 == 0 else Visibility.PRIVATE)
+        for i in range(len(vectors))
+    ])
+    ImageEmbedding.objects.bulk_create([
+        ImageEmbedding(image=image, model_version=MODEL_VERSION, vector=v, whole_vector=v, crop_vector=v)
+        for image, v in zip(images, vectors)
+    ])
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE gallery_image; ANALYZE inference_imageembedding")
+
+    queryset = image_similar_queryset(viewer=owners[0], vector=vectors[0], model_version=MODEL_VERSION,
+                                      exclude_image_id=images[0].id, limit=24)
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL hnsw.ef_search = %s", [HNSW_EF_SEARCH])
+            cursor.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
+        plan = queryset.explain()
+        rows = list(queryset)
+    assert "embedding_vector_hnsw" in plan, plan
+    assert len(rows) == 24
+    visible = {img.id for img in images if img.owner_id == owners[0].id or img.visibility == Visibility.PUBLIC}
+    assert all(row.image_id in visible for row in rows)
