@@ -1,0 +1,91 @@
+"""The run command: brings everything up, Ctrl-C stops every process, a restart keeps the data,
+and with DATABASE_URL / CELERY_BROKER_URL set no embedded server is started."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import psutil
+import pytest
+
+from tests.conftest import ROOT, wait_for
+
+pytestmark = pytest.mark.e2e
+
+
+def child_env(var_dir) -> dict:
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CELERY_BROKER_URL")}
+    return {**env, "GALLERY_VAR_DIR": str(var_dir), "DJANGO_SETTINGS_MODULE": "gallery.settings.base"}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def manage(var_dir, *args: str) -> str:
+    result = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=child_env(var_dir),
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_ctrl_c_stops_everything_and_restart_keeps_data(tmp_path):
+    var_dir, port = tmp_path / "var", free_port()
+    launcher = subprocess.Popen([sys.executable, "manage.py", "serve", "--port", str(port)], cwd=ROOT,
+                                env=child_env(var_dir), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                start_new_session=True, text=True)
+    try:
+        def site_up():
+            try:
+                return urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2).status == 200
+            except OSError:
+                return False
+        wait_for(site_up, timeout=120, interval=0.5, message="the site to answer")
+        # A management command run meanwhile attaches to the running database.
+        manage(var_dir, "shell", "-c", "from django.contrib.auth.models import User; User.objects.create_user('kept')")
+        started = [p for p in psutil.Process(launcher.pid).children(recursive=True)]
+        postgres_pid = int((var_dir / "pg" / "postmaster.pid").read_text().split()[0])
+        redis_pid = int((var_dir / "redis" / "redis.pid").read_text())
+        assert {"postgres", "redis-server"} <= {psutil.Process(postgres_pid).name(), psutil.Process(redis_pid).name()}
+        assert len(started) >= 3  # worker (+ its pool child), gunicorn (+ its workers)
+    finally:
+        os.killpg(launcher.pid, signal.SIGINT)  # what the terminal sends on Ctrl-C
+        output = launcher.communicate(timeout=60)[0]
+    assert launcher.returncode == 0, output[-3000:]
+    gone = lambda: not any(psutil.pid_exists(p.pid) and psutil.Process(p.pid).status() != psutil.STATUS_ZOMBIE
+                           for p in started) and not _alive(postgres_pid) and not _alive(redis_pid)
+    wait_for(gone, timeout=20, message="every started process to exit")
+
+    # Started again (here by a command, which starts and then stops the embedded servers itself).
+    assert manage(var_dir, "shell", "-c",
+                  "from django.contrib.auth.models import User; print(User.objects.filter(username='kept').count())"
+                  ).splitlines()[-1] == "1"
+    assert not (var_dir / "pg" / "postmaster.pid").exists(), "the command stopped the server it started"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def test_configured_servers_start_no_embedded_ones(tmp_path):
+    env = {**child_env(tmp_path / "var"), "DATABASE_URL": "postgresql://someone@db.invalid:5432/gallery",
+           "CELERY_BROKER_URL": "redis://broker.invalid:6379/0"}
+    script = "from django.conf import settings; print(settings.DATABASES['default']['HOST'], settings.CELERY_BROKER_URL)"
+    started = time.monotonic()
+    result = subprocess.run([sys.executable, "-c", f"import django; django.setup(); {script}"], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["db.invalid", "redis://broker.invalid:6379/0"]
+    assert not (tmp_path / "var" / "pg").exists() and not (tmp_path / "var" / "redis").exists()
+    assert time.monotonic() - started < 30
