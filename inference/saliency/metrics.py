@@ -58,6 +58,8 @@ def _prediction(sal: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """Prediction as float64 at the ground-truth ``shape``."""
     if np.ndim(sal) != 2 or len(shape) != 2:
         raise ValueError("saliency and ground-truth maps must be 2-D")
+    if np.shape(sal) == shape:
+        return np.asarray(sal, dtype=np.float64)
     return resize_map(sal, shape[0], shape[1]).astype(np.float64)
 
 
@@ -67,10 +69,10 @@ def _fixation_mask(fixations: np.ndarray) -> np.ndarray:
 
 def _standardise(values: np.ndarray) -> np.ndarray | None:
     """(x - mean) / std with MATLAB's N-1 std; None for a constant map."""
-    std = values.std(ddof=1) if values.size > 1 else 0.0
-    if std == 0:
+    # ptp, not std: the std of a constant array can be 1e-17 by rounding.
+    if np.ptp(values) == 0:
         return None
-    return (values - values.mean()) / std
+    return (values - values.mean()) / values.std(ddof=1)
 
 
 def _as_distribution(values: np.ndarray) -> np.ndarray:
@@ -121,13 +123,13 @@ def auc_shuffled(
     over splits. ``rng`` is a Generator or a seed.
     """
     fix = _fixation_mask(fixations)
+    if np.shape(other_fixations) != fix.shape:
+        raise ValueError("other_fixations must have the fixation map's size")
+    other = np.flatnonzero(_fixation_mask(other_fixations))
     s = _prediction(sal, fix.shape)
     span = s.max() - s.min()
     s = (s - s.min()) / span if span > 0 else np.zeros_like(s)
     fixated = s[fix]
-    if np.shape(other_fixations) != fix.shape:
-        raise ValueError("other_fixations must have the fixation map's size")
-    other = np.flatnonzero(_fixation_mask(other_fixations))
     n_neg = min(fixated.size, other.size)
     if fixated.size == 0 or n_neg == 0:
         return float("nan")

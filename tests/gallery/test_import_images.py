@@ -20,6 +20,7 @@ def test_import_is_recursive_and_summarises(tmp_path, make_user, capsys, django_
         call_command("import_images", str(tmp_path), "--user", "importer", "--public")
     out = capsys.readouterr().out
     assert "Imported 2, duplicates 1, rejected 2 (of 5 files" in out
+    assert "1 rejected as corrupt" in out and "1 rejected as not an image" in out
     assert "trip/broken.jpg: The image is damaged or truncated" in out
     assert "trip/day2/notes.txt: This file is not an image" in out
     assert Image.objects.filter(owner=owner, visibility="public").count() == 2

@@ -31,7 +31,7 @@ class Command(BaseCommand):
         visibility = Visibility.PUBLIC if public else Visibility.PRIVATE
 
         imported, duplicates = 0, 0
-        rejected: list[tuple[Path, str]] = []
+        rejected: list[tuple[Path, str, str]] = []  # (path, code, message)
         for path in tqdm(files, desc="Importing", unit="photo", disable=options["verbosity"] == 0):
             try:
                 services.image_create(owner=owner, data=path.read_bytes(), filename=path.name, visibility=visibility)
@@ -39,17 +39,13 @@ class Command(BaseCommand):
             except services.DuplicateImage:
                 duplicates += 1
             except services.ImageRejected as exc:
-                rejected.append((path, exc.message))
+                rejected.append((path, exc.code, exc.message))
             except OSError as exc:
-                rejected.append((path, f"could not read the file ({exc.strerror})"))
+                rejected.append((path, "unreadable", f"Could not read the file ({exc.strerror})."))
 
         self.stdout.write(f"Imported {imported}, duplicates {duplicates}, rejected {len(rejected)} "
                           f"(of {len(files)} files in {directory}).")
-        for reason, count in Counter(_reason_kind(message) for _, message in rejected).most_common():
-            self.stdout.write(f"  {count} rejected: {reason}")
-        for path, message in rejected:
+        for code, count in Counter(code for _, code, _ in rejected).most_common():
+            self.stdout.write(f"  {count} rejected as {code.replace('_', ' ')}")
+        for path, _, message in rejected:
             self.stdout.write(f"  {path.relative_to(directory)}: {message}")
-
-
-def _reason_kind(message: str) -> str:
-    return message.split(" (", 1)[0]
