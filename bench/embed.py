@@ -1,6 +1,6 @@
 """Embedding benchmark: milliseconds per photo for Embedder.embed([photo, crop]), as the pipeline calls it.
 
-    .venv/bin/python bench/embed.py [--pairs N] [--folder DIR] [--intra-op N] [--inter-op N]
+    .venv/bin/python bench/embed.py [--pairs N] [--folder DIR] [--head HEAD.npz] [--intra-op N] [--inter-op N]
 
 Photos are generated (1024x768 JPEGs, decoded) unless --folder is given; each is paired with a
 seeded crop of 40-90% of its sides, passed as a numpy view like the pipeline does. After a warm-up,
@@ -52,6 +52,8 @@ def main() -> None:
     parser.add_argument("--inter-op", type=int, default=0)
     default_cache = Path(os.environ.get("MODEL_CACHE_DIR", ROOT / "var" / "models"))
     parser.add_argument("--cache-dir", type=Path, default=default_cache)
+    parser.add_argument("--head", default=os.environ.get("EMBEDDING_HEAD", ""),
+                        help="trained embedding head (default: EMBEDDING_HEAD, else the data-free projection)")
     args = parser.parse_args()
 
     import tensorflow as tf
@@ -62,7 +64,7 @@ def main() -> None:
 
     from inference.embedding.embedder import Embedder
 
-    embedder = Embedder(args.cache_dir)
+    embedder = Embedder(args.cache_dir, head=args.head)
     photos = load_photos(args.folder, args.pairs)
     if not photos:
         raise SystemExit(f"no photos found in {args.folder}")

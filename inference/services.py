@@ -19,7 +19,7 @@ from gallery.models import Image
 from inference.images import WORKING_MAX_SIDE, load_rgb, scale_box
 from inference.models import AnalysisStatus, ImageAnalysis, ImageEmbedding, analysis_file_name
 from inference.overlays import saliency_map_png, saliency_overlay_png
-from inference.versions import MODEL_VERSION
+from inference.versions import EMBEDDER_VERSION, MODEL_VERSION
 
 logger = logging.getLogger(__name__)
 
@@ -31,15 +31,30 @@ def pipeline_get():
     """The worker's one Pipeline, loaded on first use (TensorFlow stays out of web processes)."""
     from inference.pipeline import Pipeline
 
-    return Pipeline(settings.MODEL_CACHE_DIR)
+    pipeline = Pipeline(settings.MODEL_CACHE_DIR, embedding_head=settings.EMBEDDING_HEAD or None)
+    # EMBEDDER_VERSION was derived from the same setting at import; a head file replaced since would
+    # store vectors under the wrong version, so refuse rather than mix two models in one index.
+    if pipeline.embedder.version != EMBEDDER_VERSION:
+        raise RuntimeError(
+            f"embedding head changed since start-up ({pipeline.embedder.version} != {EMBEDDER_VERSION}); restart"
+        )
+    return pipeline
 
 
 def image_analyze(*, image_id: str) -> ImageAnalysis | None:
-    """Analyse one photo with the active model version. Idempotent: a done analysis is kept."""
+    """Analyse one photo with the worker's pipeline. Idempotent: a done analysis is kept.
+
+    Results are stored under the version of the models that actually made them. That is the
+    configured MODEL_VERSION unless a configured model failed to load and the worker fell back
+    to the last good one (logged at start-up); search then keeps serving the fallback's vectors,
+    because the configured version never becomes complete.
+    """
     image = Image.objects.filter(id=image_id).first()
     if image is None:
         return None  # deleted since it was queued
-    analysis, _ = ImageAnalysis.objects.get_or_create(image=image, model_version=MODEL_VERSION)
+    pipeline = pipeline_get()
+    version = pipeline.version
+    analysis, _ = ImageAnalysis.objects.get_or_create(image=image, model_version=version)
     if analysis.status == AnalysisStatus.DONE:
         return analysis
     ImageAnalysis.objects.filter(pk=analysis.pk).update(
@@ -54,7 +69,7 @@ def image_analyze(*, image_id: str) -> ImageAnalysis | None:
         decode_start = time.perf_counter()
         rgb = load_rgb(data, max_side=WORKING_MAX_SIDE)
         decode_ms = (time.perf_counter() - decode_start) * 1000
-        result = pipeline_get().analyze(rgb)
+        result = pipeline.analyze(rgb)
         map_png = saliency_map_png(result.saliency)
         overlay_png = saliency_overlay_png(result.saliency)
     except SoftTimeLimitExceeded:
@@ -66,8 +81,8 @@ def image_analyze(*, image_id: str) -> ImageAnalysis | None:
         return _analysis_fail(analysis, f"{type(exc).__name__}: {exc}")
 
     # Files first (storage is not transactional), then every row in one transaction.
-    map_name = _storage_replace(analysis_file_name(image.id, MODEL_VERSION, "saliency.png"), map_png)
-    overlay_name = _storage_replace(analysis_file_name(image.id, MODEL_VERSION, "overlay.png"), overlay_png)
+    map_name = _storage_replace(analysis_file_name(image.id, version, "saliency.png"), map_png)
+    overlay_name = _storage_replace(analysis_file_name(image.id, version, "overlay.png"), overlay_png)
     working_size = (rgb.shape[1], rgb.shape[0])
     left, top, right, bottom = scale_box(result.crop_box, working_size, (image.width, image.height))
     timings = {"read_ms": read_ms, "decode_ms": decode_ms, **result.timings_ms,
@@ -84,7 +99,7 @@ def image_analyze(*, image_id: str) -> ImageAnalysis | None:
         )
         ImageEmbedding.objects.update_or_create(
             image=image,
-            model_version=MODEL_VERSION,
+            model_version=version,
             defaults={"vector": result.vector, "whole_vector": result.whole_vector,
                       "crop_vector": result.crop_vector},
         )

@@ -69,6 +69,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "inference.context_processors.models",
             ],
         },
     },
@@ -117,6 +118,13 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
 # --- models -----------------------------------------------------------------------------------
 MODEL_CACHE_DIR = Path(os.environ.get("MODEL_CACHE_DIR", VAR_DIR / "models"))
+# msinet-lite0 (default, trained here), msinet-vgg16 (the authors' SavedModel) or spectral.
+SALIENCY_MODEL = os.environ.get("SALIENCY_MODEL", "msinet-lite0")
+# Where `manage.py fetch_models msinet-vgg16` installs the authors' SavedModel.
+SALIENCY_VGG16_PATH = Path(os.environ.get("SALIENCY_VGG16_PATH", VAR_DIR / "models" / "msinet-vgg16"))
+# A trained 128-D embedding head (train_embedder's head.npz) for a site whose photos share one domain,
+# e.g. inference/weights/flowers102-arcface/head.npz. Empty: the data-free projection that serves any photo.
+EMBEDDING_HEAD = os.environ.get("EMBEDDING_HEAD", "")
 # An analysis still "running" after this long is taken to belong to a dead worker.
 ANALYSIS_STUCK_SECONDS = int(os.environ.get("ANALYSIS_STUCK_SECONDS", 600))
 ANALYSIS_MAX_ATTEMPTS = int(os.environ.get("ANALYSIS_MAX_ATTEMPTS", 3))

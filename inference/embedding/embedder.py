@@ -1,6 +1,14 @@
-"""128-D image embeddings for similarity search: EfficientNet-Lite0 features, projected data-free.
+"""128-D image embeddings for similarity search: EfficientNet-Lite0 features, projected to 128-D.
 
-Projection (chosen by measurement, no training data involved): the 1280-D pooled features are
+Two projections of the 1280-D pooled features, then L2-normalisation:
+
+* the default, data-free projection below, for any photo (cats, streets, faces, flowers);
+* a trained ArcFace head (inference.embedding.arcface; served as in inference.embedding.head), an
+  option a site enables with the EMBEDDING_HEAD setting when its photos are of one domain, e.g.
+  the flowers head in inference/weights/flowers102-arcface/. Its version includes the head file's
+  hash, so enabling it is a rollout.
+
+Data-free projection (chosen by measurement, no training data involved): the 1280-D pooled features are
 ``mean(relu6(BN(W_head x)))`` with x the 320-D output of the last block, so their variation is
 driven by the 320-D column space of the BN-scaled head conv ``diag(gamma / sqrt(var + eps)) W_head``.
 We project onto its top-128 left singular vectors (signs fixed so the largest entry of each is
@@ -38,8 +46,9 @@ import numpy as np
 import tensorflow as tf
 from PIL import Image
 
-from inference.embedding.backbone import INPUT_SIZE, load_lite0, preprocess
-from inference.versions import EMBEDDER_VERSION, EMBEDDING_DIM
+from inference.embedding.backbone import HEAD_CHANNELS, INPUT_SIZE, load_lite0, preprocess
+from inference.embedding.head import head_load
+from inference.versions import EMBEDDING_DIM, embedder_version
 
 
 def head_subspace_projection(model: keras.Model, dim: int) -> np.ndarray:
@@ -64,20 +73,42 @@ def resize_for_model(image: np.ndarray) -> np.ndarray:
     return np.asarray(Image.fromarray(image).resize(size, Image.Resampling.BICUBIC, reducing_gap=3.0))
 
 
+def pooled_features_function(model: keras.Model) -> tf.types.experimental.PolymorphicFunction:
+    """Traced (N, 224, 224, 3) normalised float32 -> (N, 1280) pooled features: no retracing per call."""
+
+    @tf.function(input_signature=[tf.TensorSpec((None, INPUT_SIZE, INPUT_SIZE, 3), tf.float32)])
+    def features(batch: tf.Tensor) -> tf.Tensor:
+        return model(batch, training=False)
+
+    return features
+
+
 class Embedder:
     """Maps RGB photos to L2-normalised 128-D float32 vectors (cosine = dot product)."""
 
-    version: str = EMBEDDER_VERSION
     dim: int = EMBEDDING_DIM
 
-    def __init__(self, cache_dir: Path) -> None:
+    def __init__(self, cache_dir: Path, head: Path | str | None = None) -> None:
+        """head: a trained head file (EmbeddingHead.save); None or "" for the data-free projection."""
         model = load_lite0(cache_dir, include_top=False)
-        projection = tf.constant(head_subspace_projection(model, self.dim))
+        self.version = embedder_version(head)
+        if head:
+            trained = head_load(head, HEAD_CHANNELS, self.dim)
+            kernel, bias = tf.constant(trained.kernel), tf.constant(trained.bias)
+
+            def project(features: tf.Tensor) -> tf.Tensor:  # EmbeddingHead.project, in TensorFlow
+                rooted = tf.math.l2_normalize(tf.sqrt(tf.maximum(features, 0.0)), axis=1)
+                return tf.matmul(rooted, kernel) + bias
+        else:
+            basis = tf.constant(head_subspace_projection(model, self.dim))
+
+            def project(features: tf.Tensor) -> tf.Tensor:
+                return tf.matmul(features, basis)
 
         # A traced function with a fixed signature: no per-call retracing or predict() overhead.
         @tf.function(input_signature=[tf.TensorSpec((None, INPUT_SIZE, INPUT_SIZE, 3), tf.float32)])
         def forward(batch: tf.Tensor) -> tf.Tensor:
-            return tf.math.l2_normalize(tf.matmul(model(batch, training=False), projection), axis=1)
+            return tf.math.l2_normalize(project(model(batch, training=False)), axis=1)
 
         self._forward = forward
 

@@ -114,3 +114,22 @@ def test_new_version_serves_only_once_complete(uploaded, monkeypatch):
     assert embedding_version_serving() == MODEL_VERSION
     assert services.analysis_sweep()["retired"] == 2
     assert set(ImageEmbedding.objects.values_list("model_version", flat=True)) == {MODEL_VERSION}
+
+
+def test_broken_configured_model_keeps_serving_with_the_fallback(uploaded, settings, tmp_path, make_user):
+    """SALIENCY_MODEL=msinet-vgg16 without its SavedModel: the worker analyses with the default
+    model, stores results under the version that made them, and search serves those."""
+    from search.selectors import image_similar_list
+
+    settings.SALIENCY_MODEL = "msinet-vgg16"
+    settings.SALIENCY_VGG16_PATH = tmp_path / "never-fetched"
+    services.pipeline_get.cache_clear()
+    try:
+        owner = make_user()
+        first, second = uploaded(40, owner=owner), uploaded(41, owner=owner)
+        analyses = [services.image_analyze(image_id=str(image.id)) for image in (first, second)]
+    finally:
+        services.pipeline_get.cache_clear()
+    assert {a.status for a in analyses} == {AnalysisStatus.DONE}
+    assert {a.model_version for a in analyses} == {MODEL_VERSION}, "the default model made them"
+    assert [r.image for r in image_similar_list(viewer=owner, image=first)] == [second]

@@ -1,0 +1,13 @@
+from django.conf import settings
+
+from inference.versions import SALIENCY_LABELS, configured_embedding_head
+
+
+def models(request) -> dict:
+    """Name the models in use on every page, so a person knows what drew the overlays."""
+    return {
+        "saliency_model_label": SALIENCY_LABELS.get(settings.SALIENCY_MODEL, settings.SALIENCY_MODEL),
+        "embedding_label": "EfficientNet-Lite0, "
+        + ("a trained ArcFace head" if configured_embedding_head() else "ImageNet features")
+        + ", 128-D",
+    }
