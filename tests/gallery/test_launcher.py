@@ -89,3 +89,26 @@ def test_configured_servers_start_no_embedded_ones(tmp_path):
     assert result.stdout.split() == ["db.invalid", "redis://broker.invalid:6379/0"]
     assert not (tmp_path / "var" / "pg").exists() and not (tmp_path / "var" / "redis").exists()
     assert time.monotonic() - started < 30
+
+
+def test_a_killed_command_does_not_keep_the_servers_forever(tmp_path):
+    """A holder killed before its exit handlers ran is forgotten by the next one, which then
+    stops the servers when it is the last to leave."""
+    var_dir = tmp_path / "var"
+    stuck = subprocess.Popen([sys.executable, "manage.py", "shell", "--no-imports", "-c", "import time; print('up', flush=True); time.sleep(120)"],
+                             cwd=ROOT, env=child_env(var_dir), stdout=subprocess.PIPE, text=True)
+    assert "up" in stuck.stdout.readline()
+    postgres_pid = int((var_dir / "pg" / "postmaster.pid").read_text().split()[0])
+    redis_pid = int((var_dir / "redis" / "redis.pid").read_text())
+    try:
+        stuck.kill()
+        stuck.wait()
+        assert _alive(postgres_pid) and _alive(redis_pid), "nobody stopped them: the holder was killed"
+
+        manage(var_dir, "shell", "-c", "pass")
+        wait_for(lambda: not _alive(postgres_pid) and not _alive(redis_pid), timeout=20,
+                 message="the last live holder to stop both servers")
+    finally:  # never leave servers behind, even when the test fails
+        for pid in (postgres_pid, redis_pid):
+            if _alive(pid):
+                os.kill(pid, signal.SIGTERM)
