@@ -22,7 +22,7 @@ import os
 import pickle
 import tempfile
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, Callable, NamedTuple
 
 import keras
 import numpy as np
@@ -210,21 +210,34 @@ def _block_specs() -> list[tuple[int, int, int, int, int]]:
     return specs
 
 
+def lite0_trunk(
+    inputs: keras.KerasTensor, conv_bn: Callable[..., keras.KerasTensor], keep: tuple[int, ...] = ()
+) -> tuple[keras.KerasTensor, list[keras.KerasTensor]]:
+    """Stem and the 16 MBConv blocks (layer names match the checkpoint's mapping); returns the
+    last block's output and the outputs of the blocks listed in ``keep``. ``conv_bn`` decides
+    how convolutions pad, so fixed-size and any-size models share one definition."""
+    x = conv_bn(inputs, "stem", STEM_CHANNELS, 3, 2, depthwise=False, relu=True)
+    kept = []
+    for i, (kernel, stride, expand, c_in, c_out) in enumerate(_block_specs()):
+        shortcut = x
+        if expand != 1:
+            x = conv_bn(x, f"block{i}_expand", c_in * expand, 1, 1, depthwise=False, relu=True)
+        x = conv_bn(x, f"block{i}_dw", 0, kernel, stride, depthwise=True, relu=True)
+        x = conv_bn(x, f"block{i}_project", c_out, 1, 1, depthwise=False, relu=False)
+        if stride == 1 and c_in == c_out:
+            x = keras.layers.Add(name=f"block{i}_add")([x, shortcut])
+        if i in keep:
+            kept.append(x)
+    return x, kept
+
+
 def build_lite0(include_top: bool = False) -> keras.Model:
     """EfficientNet-Lite0 on normalised (None, 224, 224, 3) float32 input, randomly initialised.
 
     Without top: 1280-D global-average-pooled features. With top: 1000 ImageNet logits.
     """
     inputs = keras.Input((INPUT_SIZE, INPUT_SIZE, 3), dtype="float32", name="image")
-    x = _conv_bn(inputs, "stem", STEM_CHANNELS, 3, 2, depthwise=False, relu=True)
-    for i, (kernel, stride, expand, c_in, c_out) in enumerate(_block_specs()):
-        shortcut = x
-        if expand != 1:
-            x = _conv_bn(x, f"block{i}_expand", c_in * expand, 1, 1, depthwise=False, relu=True)
-        x = _conv_bn(x, f"block{i}_dw", 0, kernel, stride, depthwise=True, relu=True)
-        x = _conv_bn(x, f"block{i}_project", c_out, 1, 1, depthwise=False, relu=False)
-        if stride == 1 and c_in == c_out:
-            x = keras.layers.Add(name=f"block{i}_add")([x, shortcut])
+    x, _ = lite0_trunk(inputs, _conv_bn)
     x = _conv_bn(x, "head", HEAD_CHANNELS, 1, 1, depthwise=False, relu=True)
     x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
     if include_top:

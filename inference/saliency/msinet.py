@@ -16,7 +16,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from inference.embedding.backbone import BN_EPSILON, STEM_CHANNELS, _block_specs
+from inference.embedding.backbone import BN_EPSILON, lite0_trunk
 
 ASPP_RATES = (4, 8, 12)
 
@@ -124,18 +124,7 @@ def build_lite0_encoder() -> keras.Model:
     ``backbone.build_lite0`` so ImageNet weights copy over by name. Outputs the feature maps at
     strides 8, 16 and 32 (40, 112 and 320 channels)."""
     inputs = keras.Input((None, None, 3), name="image")
-    x = _lite0_conv_bn(inputs, "stem", STEM_CHANNELS, 3, 2, depthwise=False, relu=True)
-    features = []
-    for i, (kernel, stride, expand, c_in, c_out) in enumerate(_block_specs()):
-        shortcut = x
-        if expand != 1:
-            x = _lite0_conv_bn(x, f"block{i}_expand", c_in * expand, 1, 1, depthwise=False, relu=True)
-        x = _lite0_conv_bn(x, f"block{i}_dw", 0, kernel, stride, depthwise=True, relu=True)
-        x = _lite0_conv_bn(x, f"block{i}_project", c_out, 1, 1, depthwise=False, relu=False)
-        if stride == 1 and c_in == c_out:
-            x = keras.layers.Add(name=f"block{i}_add")([x, shortcut])
-        if i in LITE0_FEATURE_BLOCKS:
-            features.append(x)
+    _, features = lite0_trunk(inputs, _lite0_conv_bn, keep=LITE0_FEATURE_BLOCKS)
     return keras.Model(inputs, features, name="lite0_encoder")
 
 
