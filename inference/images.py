@@ -8,6 +8,9 @@ import numpy as np
 import PIL.Image
 from PIL import ImageOps
 
+# File name endings the folder commands and training treat as photos (formats image_create accepts).
+PHOTO_SUFFIXES = frozenset({".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff"})
+
 # Saliency, crops and overlays work on a copy whose long side is at most this: the maps are
 # smooth, and the embedder reads 224 px anyway, so more pixels only cost time and memory.
 WORKING_MAX_SIDE = 1024

@@ -28,8 +28,8 @@ import numpy as np
 from PIL import Image, ImageEnhance, ImageOps
 
 from inference.images import WORKING_MAX_SIDE, load_rgb
+from inference.images import PHOTO_SUFFIXES
 
-PHOTO_SUFFIXES = {".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff"}
 MIN_PHOTOS_PER_CLASS = 2  # one photo cannot be retrieved by another of its class
 FEATURE_BATCH = 64
 

@@ -6,7 +6,6 @@ import json
 import math
 from pathlib import Path
 
-import keras
 import numpy as np
 import pytest
 from django.conf import settings

@@ -35,9 +35,9 @@ def test_similar_ranks_by_cosine_and_respects_visibility(make_user):
     base = unit(np.ones(EMBEDDING_DIM))
     rng = np.random.default_rng(0)
     query = indexed_image(alice, base, title="query")
-    near = indexed_image(alice, unit(base + 0.1 * rng.normal(size=EMBEDDING_DIM)), title="near")
-    far = indexed_image(alice, unit(base + 2.0 * rng.normal(size=EMBEDDING_DIM)), title="far")
-    bob_public = indexed_image(bob, unit(base + 0.02 * rng.normal(size=EMBEDDING_DIM)),
+    indexed_image(alice, unit(base + 0.1 * rng.normal(size=EMBEDDING_DIM)), title="near")
+    indexed_image(alice, unit(base + 2.0 * rng.normal(size=EMBEDDING_DIM)), title="far")
+    indexed_image(bob, unit(base + 0.02 * rng.normal(size=EMBEDDING_DIM)),
                                visibility=Visibility.PUBLIC, title="bob public")
     bob_private = indexed_image(bob, base, title="bob private")  # identical vector, but private
 
@@ -52,7 +52,6 @@ def test_similar_ranks_by_cosine_and_respects_visibility(make_user):
     public_query = indexed_image(bob, base, visibility=Visibility.PUBLIC, title="public query")
     assert [r.image.title for r in image_similar_list(viewer=AnonymousUser(), image=public_query)] == ["bob public"]
     assert {r.image.title for r in image_similar_list(viewer=bob, image=public_query)} == {"bob public", "bob private"}
-    assert near.id and far.id
 
 
 def test_similar_is_none_until_analysis_is_done(make_user):

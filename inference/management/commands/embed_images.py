@@ -6,10 +6,8 @@ from pathlib import Path
 
 import numpy as np
 from django.core.management.base import BaseCommand
-from tqdm import tqdm
 
-from inference.images import WORKING_MAX_SIDE, load_rgb
-from inference.management.commands._photos import photo_paths
+from inference.management.commands._photos import photos_decoded
 
 
 class Command(BaseCommand):
@@ -26,12 +24,7 @@ class Command(BaseCommand):
 
         pipeline = pipeline_get()
         kept, vectors, failed = [], [], []
-        for path in tqdm(photo_paths(in_dir), desc="Embedding", unit="photo", disable=options["verbosity"] == 0):
-            try:
-                rgb = load_rgb(path.read_bytes(), max_side=WORKING_MAX_SIDE)
-            except (OSError, ValueError) as exc:
-                failed.append(f"{path}: {exc}")
-                continue
+        for path, rgb in photos_decoded(in_dir, failed=failed, desc="Embedding", progress=options["verbosity"] > 0):
             if no_crop:
                 vector = pipeline.embed([rgb])[0]
             else:

@@ -7,11 +7,9 @@ from pathlib import Path
 import numpy as np
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
-from tqdm import tqdm
 
 from inference.embedding.retrieval import metrics_line, retrieval_metrics
-from inference.images import WORKING_MAX_SIDE, load_rgb
-from inference.management.commands._photos import photo_paths
+from inference.management.commands._photos import photos_decoded
 
 
 class Command(BaseCommand):
@@ -35,12 +33,7 @@ class Command(BaseCommand):
 
         pipeline = Pipeline(settings.MODEL_CACHE_DIR, embedding_head=settings.EMBEDDING_HEAD if head is None else head)
         labels, whole, crop, fused, failed = [], [], [], [], []
-        for path in tqdm(photo_paths(dir), desc="Embedding", unit="photo", disable=options["verbosity"] == 0):
-            try:
-                rgb = load_rgb(path.read_bytes(), max_side=WORKING_MAX_SIDE)
-            except (OSError, ValueError) as exc:
-                failed.append(f"{path}: {exc}")
-                continue
+        for path, rgb in photos_decoded(dir, failed=failed, desc="Embedding", progress=options["verbosity"] > 0):
             labels.append(path.relative_to(dir).parts[0])
             if no_crop:
                 whole.append(pipeline.embed([rgb])[0])
