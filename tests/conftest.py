@@ -54,6 +54,9 @@ def _media_root(request, tmp_path):
     # Pure model tests also run without the Django plugin (-p no:django).
     if request.config.pluginmanager.hasplugin("django"):
         request.getfixturevalue("settings").MEDIA_ROOT = tmp_path / "media"
+        from django.core.cache import cache
+
+        cache.clear()  # rate-limit and throttle counters must not leak from one test into the next
 
 
 def database_url_for_tests() -> str:

@@ -90,6 +90,27 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 # Model work has its own queue so it can get its own (GPU) machines; the sweep is light.
 CELERY_TASK_ROUTES = {"inference.analyze_image": {"queue": "inference"}}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+
+
+def _cache_url_from_broker(broker_url: str) -> str:
+    # One Redis serves the queue (db 0) and the cache (db 1) unless CACHE_URL says otherwise.
+    if broker_url.startswith("redis+socket://"):
+        return "unix://" + broker_url.removeprefix("redis+socket://").split("?")[0] + "?db=1"
+    if broker_url.startswith(("redis://", "rediss://")):
+        base, _, _db = broker_url.rpartition("/")
+        return f"{base}/1" if _db.isdigit() else f"{broker_url.rstrip('/')}/1"
+    return ""
+
+
+# Shared by every web process: throttling and login rate limits must count across gunicorn workers.
+CACHE_URL = os.environ.get("CACHE_URL") or _cache_url_from_broker(CELERY_BROKER_URL)
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+        if CACHE_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
 # Worker children load TensorFlow and the models at start-up (inference.tasks); give them time.
 CELERY_WORKER_PROC_ALIVE_TIMEOUT = 120
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
