@@ -9,7 +9,7 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from gallery import selectors, services
+from gallery import media, selectors, services
 from gallery.forms import ImageEditForm, SignupForm, UploadForm
 from gallery.renditions import THUMBNAILS
 
@@ -110,15 +110,11 @@ def image_original(request: HttpRequest, image_id) -> FileResponse:
         raise Http404("No such photo.")
     extension = image.file.name.rsplit(".", 1)[-1]
     filename = f"{image.title or image.id}.{extension}"
-    response = FileResponse(image.file.open("rb"), content_type=image.content_type, as_attachment=True,
-                            filename=filename)
-    response["Cache-Control"] = "private, no-store"
-    return response
+    return media.file_response(image.file, content_type=image.content_type, cache_control="private, no-store",
+                               download_name=filename)
 
 
 def _rendition_response(image, field) -> FileResponse:
-    response = FileResponse(field.open("rb"), content_type="image/jpeg")
     # Renditions are immutable per name, and every URL to one carries its name's version.
     scope = "public" if image.is_public else "private"
-    response["Cache-Control"] = f"{scope}, max-age=86400"
-    return response
+    return media.file_response(field, content_type="image/jpeg", cache_control=f"{scope}, max-age=86400")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
+from gallery import media
 from gallery.forms import ImageEditForm
 from gallery.selectors import image_get_visible
 from inference.selectors import image_analysis_latest
@@ -50,6 +51,4 @@ def overlay(request: HttpRequest, image_id) -> FileResponse:
     analysis = image_analysis_latest(image_id=image.id)
     if analysis is None or not analysis.overlay:
         raise Http404("This photo has no saliency overlay yet.")
-    response = FileResponse(analysis.overlay.open("rb"), content_type="image/png")
-    response["Cache-Control"] = "private, max-age=300"
-    return response
+    return media.file_response(analysis.overlay, content_type="image/png", cache_control="private, max-age=300")

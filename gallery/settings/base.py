@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework.authtoken",
+    "csp",
     "gallery",
     "inference",
     "search",
@@ -54,6 +55,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
 ]
 
 ROOT_URLCONF = "gallery.urls"
@@ -96,6 +98,10 @@ CELERY_TASK_ROUTES = {
 }
 WORKER_QUEUES = "interactive,inference,default"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A web request that queues work must not hang while the broker is down: give up publishing
+# after about a second (the upload is kept; the analysis sweep queues it once the broker is back).
+CELERY_BROKER_CONNECTION_TIMEOUT = 2.0
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5, "interval_max": 0.5}
 
 
 def _cache_url_from_broker(broker_url: str) -> str:
@@ -138,6 +144,16 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 
+# How photo files reach browsers. Every file goes through a view that checks who may see it
+# (there is no public media URL); this only picks who sends the bytes (gallery.media):
+#   "django"   the view streams the file (default; fine for one machine)
+#   "x-accel"  the view answers with X-Accel-Redirect: MEDIA_X_ACCEL_PREFIX + name, and nginx sends the
+#              file from an `internal` location that maps that prefix to MEDIA_ROOT
+#   "redirect" the view redirects to storage.url(name): with S3 (django-storages, querystring_auth)
+#              a signed URL that expires after AWS_QUERYSTRING_EXPIRE seconds
+SERVE_MEDIA_WITH = os.environ.get("SERVE_MEDIA_WITH", "django")
+MEDIA_X_ACCEL_PREFIX = os.environ.get("MEDIA_X_ACCEL_PREFIX", "/protected-media/")
+
 # --- uploads ----------------------------------------------------------------------------------
 UPLOAD_MAX_BYTES = int(os.environ.get("UPLOAD_MAX_BYTES", 25 * 1024 * 1024))
 UPLOAD_MAX_PIXELS = int(os.environ.get("UPLOAD_MAX_PIXELS", 64_000_000))
@@ -159,6 +175,27 @@ ANALYSIS_MAX_ATTEMPTS = int(os.environ.get("ANALYSIS_MAX_ATTEMPTS", 3))
 SIMILAR_LIMIT = 24
 # Searches with an outside photo (and their files) are deleted after this long.
 QUERY_KEEP_HOURS = int(os.environ.get("QUERY_KEEP_HOURS", 24))
+
+# --- browser security -------------------------------------------------------------------------
+# Content Security Policy (django-csp): scripts, styles, images and requests from this origin only,
+# no inline script or style, no plug-ins, no framing. Uploaded bytes are never served inline
+# (pages show re-encoded renditions), so this is defence in depth against a template mistake.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:", "blob:"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
 
 # --- auth, api, misc --------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
