@@ -1,0 +1,259 @@
+"""Every URL the project serves, asked by every kind of visitor: nobody reaches what is not theirs.
+
+The routes are read from Django's resolver when the tests run, so a new page, API endpoint or
+admin screen is covered the moment it exists: until it has an entry in ACCESS below (how to fill
+its parameters and what each kind of visitor must get), its test fails and says so.
+
+Visitors: ``anonymous``; ``owner`` of the photos; ``other``, a signed-in stranger; ``staff``, a
+site administrator (superuser). Besides the status code, no answer to anyone but the owner may
+contain the private photo's id or title (staff excepted on admin screens, which list everything).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from urllib.parse import urlparse
+
+import pytest
+from django.contrib import admin
+from django.contrib.auth.models import User
+from django.contrib.contenttypes.models import ContentType
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client, RequestFactory
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from tests.conftest import photo_bytes
+from tests.security.world import PRIVATE_TITLE, World, world_build
+
+pytestmark = pytest.mark.django_db
+
+ROLES = ("anonymous", "other", "staff", "owner")  # the owner goes last: its POSTs may delete the photo
+LOGIN = "redirect to a login page"
+API_DENIED = (401, 403)  # DRF: 401 with a WWW-Authenticate scheme, else 403
+
+
+@dataclass(frozen=True)
+class Case:
+    """One request to a route and what each visitor must get: a status, a tuple of them, or LOGIN."""
+
+    anonymous: object
+    other: object
+    staff: object
+    owner: object
+    kwargs: Callable[[World], dict] = lambda world: {}
+    method: str = "get"
+    data: Callable[[World], dict] | None = None
+    json: bool = False
+    staff_sees_all: bool = False  # admin screens list every photo to staff, by design
+
+    def expected(self, role: str) -> object:
+        return getattr(self, role)
+
+
+def everyone(status: int = 200, **options) -> Case:
+    return Case(status, status, status, status, **options)
+
+
+def private_photo(**options) -> Case:
+    """Only the owner; everyone else gets 404 (a private photo's existence is private too)."""
+    return Case(404, 404, 404, 200, kwargs=lambda w: {"image_id": w.private.id}, **options)
+
+
+def public_photo(**options) -> Case:
+    return everyone(200, kwargs=lambda w: {"image_id": w.public.id}, **options)
+
+
+def photo_read(**options) -> list[Case]:
+    return [private_photo(**options), public_photo(**options)]
+
+
+def owner_post(status: int, data: Callable[[World], dict] | None = None) -> list[Case]:
+    """A change to a photo by POST: login first, then only its owner, for private and public alike."""
+    return [Case(LOGIN, 404, 404, status, kwargs=lambda w, v=visibility: {"image_id": getattr(w, v).id},
+                 method="post", data=data) for visibility in ("private", "public")]
+
+
+def api_owned(method: str, status: int, data: Callable[[World], dict] | None = None) -> list[Case]:
+    return [Case(API_DENIED, 404, 404, status, kwargs=lambda w, v=visibility: {"image_id": getattr(w, v).id},
+                 method=method, data=data, json=True) for visibility in ("private", "public")]
+
+
+def signed_in(status: int = 200, **options) -> Case:
+    return Case(LOGIN, status, status, status, **options)
+
+
+def staff_only(status: int = 200, non_staff: object = LOGIN, **options) -> Case:
+    return Case(non_staff, non_staff, status, non_staff, staff_sees_all=True, **options)
+
+
+def upload_form(world: World) -> dict:
+    return {"files": SimpleUploadedFile("new.jpg", photo_bytes(99), content_type="image/jpeg"),
+            "visibility": "private"}
+
+
+# Route name (or, for an unnamed route, its pattern) -> the requests to make.
+ACCESS: dict[str, list[Case]] = {
+    # --- pages ---
+    "gallery:explore": [everyone(200)],
+    "gallery:mine": [signed_in(200)],
+    "gallery:upload": [signed_in(302, method="post", data=upload_form)],
+    "search:photo": photo_read(),
+    "search:photo_status": photo_read(),
+    "gallery:edit": owner_post(302, data=lambda w: {"title": "renamed", "visibility": "private"}),
+    "gallery:delete": owner_post(302),
+    "inference:retry": owner_post(302),
+    "signup": [everyone(200)],
+    "login": [everyone(200)],
+    "logout": [everyone(302, method="post")],
+    # --- media: every file goes through a permission check ---
+    "gallery:file": photo_read(),
+    "gallery:thumbnail": [
+        Case(404, 404, 404, 200, kwargs=lambda w: {"image_id": w.private.id, "name": "square"}),
+        everyone(200, kwargs=lambda w: {"image_id": w.public.id, "name": "wide"}),
+    ],
+    # The uploaded bytes may hold GPS coordinates: the owner's alone, even for a public photo.
+    "gallery:original": [
+        Case(404, 404, 404, 200, kwargs=lambda w: {"image_id": w.private.id}),
+        Case(404, 404, 404, 200, kwargs=lambda w: {"image_id": w.public.id}),
+    ],
+    "search:overlay": photo_read(),
+    # --- API ---
+    "gallery:api_images": [Case(API_DENIED, 200, 200, 200)],
+    "gallery:api_image": [
+        Case(API_DENIED, 404, 404, 200, kwargs=lambda w: {"image_id": w.private.id}),
+        Case(API_DENIED, 200, 200, 200, kwargs=lambda w: {"image_id": w.public.id}),
+        *api_owned("patch", 200, data=lambda w: {"title": "renamed"}),
+        *api_owned("delete", 204),
+    ],
+    "gallery:api_explore": [everyone(200)],
+    "search:api_similar": photo_read(),
+    "api_token": [everyone(400, method="post", data=lambda w: {"username": "owner", "password": "wrong"})],
+    # --- admin (the per-model screens are added by admin_model_access below) ---
+    "admin:index": [staff_only(200)],
+    "admin:login": [Case(200, 200, 302, 200)],
+    "admin:logout": [everyone(302, method="post")],  # LOGOUT_REDIRECT_URL for staff, the index for others
+    "admin:password_change": [staff_only(200)],
+    "admin:password_change_done": [staff_only(200)],
+    "admin:jsi18n": [staff_only(200)],
+    "admin:autocomplete": [staff_only(403)],  # no field given: refused even to staff
+    "admin:view_on_site": [staff_only(302, kwargs=lambda w: {
+        "content_type_id": ContentType.objects.get_for_model(w.private).id, "object_id": w.private.id})],
+    "admin:app_list": [staff_only(200, kwargs=lambda w: {"app_label": "gallery"})],
+    "admin:auth_user_password_change": [staff_only(200, kwargs=lambda w: {"id": w.owner.id})],
+    "admin/(?P<url>.*)$": [staff_only(404, kwargs=lambda w: {"url": "no-such-screen/"})],
+}
+
+
+def admin_model_access() -> dict[str, list[Case]]:
+    """Every registered ModelAdmin's screens: staff only, on the first row of the model."""
+    superuser = User(username="probe", is_superuser=True, is_staff=True, is_active=True)
+    request = RequestFactory().get("/admin/")
+    request.user = superuser
+    access: dict[str, list[Case]] = {}
+    for model, model_admin in admin.site._registry.items():
+        prefix = f"admin:{model._meta.app_label}_{model._meta.model_name}"
+
+        def first_row(world: World, model=model) -> dict:
+            row = model._default_manager.order_by("pk").first()
+            assert row is not None, f"add a {model.__name__} to tests/security/world.py so its admin is checked"
+            return {"object_id": row.pk}
+
+        add_status = 200 if model_admin.has_add_permission(request) else 403
+        delete_status = 200 if model_admin.has_delete_permission(request) else 403
+        access.update({
+            f"{prefix}_changelist": [staff_only(200)],
+            f"{prefix}_add": [staff_only(add_status)],
+            f"{prefix}_change": [staff_only(200, kwargs=first_row)],
+            f"{prefix}_history": [staff_only(200, kwargs=first_row)],
+            f"{prefix}_delete": [staff_only(delete_status, kwargs=first_row)],
+            # The bare object URL redirects to its change screen.
+            f"admin/{model._meta.app_label}/{model._meta.model_name}/<path:object_id>/":
+                [staff_only(302, kwargs=first_row)],
+        })
+    return access
+
+
+@dataclass(frozen=True)
+class Route:
+    key: str  # "namespace:name", or the full pattern when the route has no name
+    pattern: str
+    name: str | None = field(default=None)
+
+
+def routes_served(patterns=None, prefix: str = "", namespace: str = "") -> list[Route]:
+    found = []
+    for entry in get_resolver().url_patterns if patterns is None else patterns:
+        if isinstance(entry, URLResolver):
+            inner = namespace + (f"{entry.namespace}:" if entry.namespace else "")
+            found += routes_served(entry.url_patterns, prefix + str(entry.pattern), inner)
+        elif isinstance(entry, URLPattern):
+            pattern = prefix + str(entry.pattern)
+            name = namespace + entry.name if entry.name else None
+            found.append(Route(key=name or pattern, pattern=pattern, name=name))
+    return found
+
+
+ROUTES = {route.key: route for route in routes_served()}
+
+
+def access_table() -> dict[str, list[Case]]:
+    return {**admin_model_access(), **ACCESS}
+
+
+def test_the_table_lists_no_route_that_is_gone():
+    stale = sorted(set(access_table()) - set(ROUTES))
+    assert not stale, f"tests/security/test_route_matrix.py ACCESS lists routes that no longer exist: {stale}"
+
+
+@pytest.mark.parametrize("key", sorted(ROUTES))
+def test_route_gives_each_visitor_only_what_is_theirs(key, django_user_model):
+    route = ROUTES[key]
+    cases = access_table().get(key)
+    if cases is None:
+        pytest.fail(f"Route {key!r} ({route.pattern}) is not in ACCESS in tests/security/test_route_matrix.py: "
+                    "add how to fill its parameters and what anonymous, owner, other and staff must get.")
+    for case in cases:
+        world = world_build(django_user_model)  # fresh for each case: the owner's POSTs delete
+        kwargs = case.kwargs(world)
+        url = reverse(key, kwargs=kwargs) if route.name else "/" + _fill(route.pattern, kwargs)
+        for role in ROLES:
+            _check(case, role, url, world)
+        django_user_model.objects.all().delete()  # cascades to photos, albums, tokens
+
+
+def _fill(pattern: str, kwargs: dict) -> str:
+    import re
+
+    def value(match: re.Match) -> str:
+        return str(kwargs[match.group("name")])
+
+    filled = re.sub(r"<(?:\w+:)?(?P<name>\w+)>", value, pattern)
+    filled = re.sub(r"\(\?P<(?P<name>\w+)>[^)]*\)", value, filled)
+    return filled.lstrip("^").rstrip("$")
+
+
+def _check(case: Case, role: str, url: str, world: World) -> None:
+    client = Client()
+    user = world.user(role)
+    if user is not None:
+        client.force_login(user)
+    request = getattr(client, case.method)
+    data = case.data(world) if case.data else None
+    if case.json:
+        response = request(url, data=data or {}, content_type="application/json")
+    else:
+        response = request(url, data=data) if data is not None else request(url)
+    expected = case.expected(role)
+    where = f"{case.method.upper()} {url} as {role}"
+    if expected == LOGIN:
+        assert response.status_code == 302, f"{where}: {response.status_code}, expected a redirect to log in"
+        login_pages = {reverse("login"), reverse("admin:login")}
+        assert urlparse(response["Location"]).path in login_pages, f"{where}: redirected to {response['Location']}"
+    else:
+        allowed = expected if isinstance(expected, tuple) else (expected,)
+        assert response.status_code in allowed, f"{where}: {response.status_code}, expected {expected}"
+    if role != "owner" and not (role == "staff" and case.staff_sees_all) and not response.streaming:
+        body = response.content.decode(errors="replace")
+        assert str(world.private.id) not in body, f"{where}: the private photo's id leaked"
+        assert PRIVATE_TITLE not in body, f"{where}: the private photo's title leaked"

@@ -1,0 +1,81 @@
+"""A small gallery with everything a route can be asked about: an owner with a private and a
+public photo (both analysed), another user, a site admin, an album, a token, a group.
+
+The analyses are written directly (a random vector, a blank overlay): these tests are about who
+may reach what, not about the models, which tests/e2e and tests/inference exercise for real.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import numpy as np
+import PIL.Image
+from django.contrib.auth.models import Group, User
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.utils import timezone
+from rest_framework.authtoken.models import Token
+
+from gallery import services
+from gallery.models import Album, AnalysisState, Image, Visibility
+from inference.models import AnalysisStatus, ImageAnalysis, ImageEmbedding, analysis_file_name
+from inference.versions import MODEL_VERSION
+from tests.conftest import photo_bytes
+
+#: Words that must never reach anyone but the owner: the private photo's title.
+PRIVATE_TITLE = "private-title-7f3a91"
+
+
+@dataclass
+class World:
+    owner: User
+    other: User
+    staff: User
+    private: Image
+    public: Image
+    others_public: Image
+    token: Token
+    album: Album | None = None
+
+    def user(self, role: str) -> User | None:
+        return None if role == "anonymous" else getattr(self, role)
+
+
+def analysed_photo(*, owner, seed: int, visibility: str, title: str = "") -> Image:
+    image = services.image_create(owner=owner, data=photo_bytes(seed), filename=f"photo{seed}.jpg",
+                                  title=title, visibility=visibility)
+    buffer = io.BytesIO()
+    PIL.Image.new("RGBA", (32, 24), (255, 0, 0, 128)).save(buffer, format="PNG")
+    overlay = default_storage.save(analysis_file_name(image.id, MODEL_VERSION, "overlay.png"),
+                                   ContentFile(buffer.getvalue()))
+    ImageAnalysis.objects.create(image=image, model_version=MODEL_VERSION, status=AnalysisStatus.DONE,
+                                 overlay=overlay, crop_left=0, crop_top=0, crop_right=32, crop_bottom=24,
+                                 started_at=timezone.now(), finished_at=timezone.now())
+    rng = np.random.default_rng(seed)
+    vectors = [v / np.linalg.norm(v) for v in rng.normal(size=(3, 128))]
+    ImageEmbedding.objects.create(image=image, model_version=MODEL_VERSION, vector=vectors[0],
+                                  whole_vector=vectors[1], crop_vector=vectors[2])
+    Image.objects.filter(pk=image.pk).update(analysis_status=AnalysisState.DONE)
+    image.refresh_from_db()
+    return image
+
+
+def world_build(django_user_model) -> World:
+    owner = django_user_model.objects.create_user("owner", password="pw-owner-123")
+    other = django_user_model.objects.create_user("other", password="pw-other-123")
+    staff = django_user_model.objects.create_superuser("staff", password="pw-staff-123")
+    Group.objects.get_or_create(name="editors")
+    world = World(
+        owner=owner,
+        other=other,
+        staff=staff,
+        private=analysed_photo(owner=owner, seed=1, visibility=Visibility.PRIVATE, title=PRIVATE_TITLE),
+        public=analysed_photo(owner=owner, seed=2, visibility=Visibility.PUBLIC, title="public photo"),
+        others_public=analysed_photo(owner=other, seed=3, visibility=Visibility.PUBLIC, title="other's photo"),
+        token=Token.objects.create(user=owner),
+    )
+    world.album = services.album_create(owner=owner, title="holiday")
+    services.album_images_add(album=world.album, images=[world.private, world.public])
+    return world
