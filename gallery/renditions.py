@@ -56,6 +56,11 @@ def upright_rgb(image: PIL.Image.Image) -> PIL.Image.Image:
 
 def jpeg_bytes(image: PIL.Image.Image) -> bytes:
     buffer = io.BytesIO()
+    if image.info:
+        # Pillow writes some of the source's info back out (a JPEG comment, which can hold a
+        # script in a polyglot file): keep pixels only.
+        image = image.copy()
+        image.info = {}
     # No exif=, no icc_profile=: the copy carries pixels only.
     image.save(buffer, format="JPEG", quality=JPEG_QUALITY, optimize=True, progressive=True)
     return buffer.getvalue()
