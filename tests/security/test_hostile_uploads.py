@@ -61,14 +61,18 @@ def upload_and_check(owner, filename: str, data: bytes, media_root: Path):
     stored = {f.name for f in (image.file, image.display, image.thumbnail_square, image.thumbnail_wide)}
     assert "" not in stored, "a kept photo lacks a rendition"
     assert media_files(media_root) - files == stored, "files written other than the photo's own"
-    assert image.file.open("rb").read() == data, "the original must be kept byte for byte"
+    assert read(image.file) == data, "the original must be kept byte for byte"
     for field in (image.display, image.thumbnail_square, image.thumbnail_wide):
-        served = field.open("rb").read()
-        assert_pixels_only(served)
-    with PIL.Image.open(image.display.open("rb")) as display:
+        assert_pixels_only(read(field))
+    with PIL.Image.open(io.BytesIO(read(image.display))) as display:
         assert max(display.size) <= max(image.width, image.height)
         assert (display.width >= display.height) == (image.width >= image.height), "orientation lost"
     return image
+
+
+def read(field) -> bytes:
+    with field.open("rb") as handle:
+        return handle.read()
 
 
 def assert_pixels_only(served: bytes) -> None:

@@ -1,0 +1,113 @@
+"""Real processes for the fault tests: Celery workers (with beat) on the test database, broker and
+media, started and killed at will; and the checks every fault test ends with."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, database_url_for_tests, wait_for
+
+# The sweep runs every SWEEP_SECONDS and takes work untouched for STUCK_SECONDS to be lost: short
+# here so recovery happens within a test, the same code path as production's minutes.
+SWEEP_SECONDS = 2
+STUCK_SECONDS = 4
+
+
+class Workers:
+    def __init__(self, settings, tmp_path: Path):
+        self.settings, self.tmp_path, self.started = settings, tmp_path, []
+
+    def start(self, *, beat: bool = True) -> subprocess.Popen:
+        n = len(self.started)
+        env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "gallery.settings.test",
+            "DATABASE_URL": database_url_for_tests(),
+            "CELERY_BROKER_URL": self.settings.CELERY_BROKER_URL,
+            "MEDIA_ROOT": str(self.settings.MEDIA_ROOT),
+            "ANALYSIS_SWEEP_SECONDS": str(SWEEP_SECONDS),
+            "ANALYSIS_STUCK_SECONDS": str(STUCK_SECONDS),
+        }
+        log_path = self.tmp_path / f"worker{n}.log"
+        command = [sys.executable, "-m", "celery", "-A", "gallery", "worker", "--queues",
+                   self.settings.WORKER_QUEUES, "--concurrency", "1", "--loglevel", "INFO",
+                   "--without-heartbeat", "--without-gossip", "--without-mingle"]
+        if beat:
+            command += ["--beat", "--schedule", str(self.tmp_path / f"beat{n}")]
+        with open(log_path, "w") as log:
+            worker = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                      start_new_session=True)
+        worker.log_path = log_path
+        self.started.append(worker)
+        return worker
+
+    def wait_ready(self, worker: subprocess.Popen, timeout: float = 240) -> None:
+        # "ready." is logged once the pool child has loaded the models (worker_process_init).
+        wait_for(lambda: worker.poll() is None and " ready." in worker.log_path.read_text()
+                 or self._died(worker), timeout=timeout, interval=0.5, message="the worker to be ready")
+
+    @staticmethod
+    def _died(worker) -> bool:
+        if worker.poll() is not None:
+            raise AssertionError(f"worker exited with {worker.returncode}:\n{worker.log_path.read_text()[-4000:]}")
+        return False
+
+    def stop_all(self) -> None:
+        for worker in self.started:
+            if worker.poll() is None:
+                os.killpg(worker.pid, signal.SIGTERM)
+                try:
+                    worker.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    pass
+            try:
+                os.killpg(worker.pid, signal.SIGKILL)  # a pool child can outlive its parent
+            except ProcessLookupError:
+                pass
+            worker.wait()
+
+
+@pytest.fixture
+def workers(transactional_db, settings, tmp_path):
+    from gallery.celery import app
+
+    app.control.purge()  # messages left by earlier tests are for rows that no longer exist
+    started = Workers(settings, tmp_path)
+    try:
+        yield started
+    finally:
+        started.stop_all()
+
+
+def logs(workers: Workers) -> str:
+    return "\n".join(f"--- {w.log_path.name}\n{w.log_path.read_text()[-3000:]}" for w in workers.started)
+
+
+def assert_each_analysed_exactly_once(image_ids, workers: Workers, timeout: float = 300) -> None:
+    """Every photo ends done, with exactly one analysis and one embedding of the active version."""
+    from gallery.models import AnalysisState, Image
+    from inference.models import AnalysisStatus, ImageAnalysis, ImageEmbedding
+    from inference.versions import MODEL_VERSION
+
+    ids = {str(i) for i in image_ids}
+
+    def all_done() -> bool:
+        done = ImageAnalysis.objects.filter(image_id__in=ids, model_version=MODEL_VERSION,
+                                            status=AnalysisStatus.DONE).count()
+        return done == len(ids)
+
+    try:
+        wait_for(all_done, timeout=timeout, interval=1, message=f"{len(ids)} photos to be analysed")
+    except AssertionError as exc:
+        states = list(ImageAnalysis.objects.filter(image_id__in=ids).values_list("status", "attempts", "error"))
+        raise AssertionError(f"{exc}; analyses: {states}\n{logs(workers)}") from None
+    assert Image.objects.filter(id__in=ids).count() == len(ids), "a photo was lost"
+    assert ImageAnalysis.objects.filter(image_id__in=ids, model_version=MODEL_VERSION).count() == len(ids)
+    assert ImageEmbedding.objects.filter(image_id__in=ids, model_version=MODEL_VERSION).count() == len(ids)
+    assert set(Image.objects.filter(id__in=ids).values_list("analysis_status", flat=True)) == {AnalysisState.DONE}

@@ -1,0 +1,66 @@
+"""The broker (the real embedded redis-server) stops while people upload: every upload still
+succeeds at once, and every photo is analysed, exactly once, when the broker is back."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import requests
+from rest_framework.authtoken.models import Token
+
+from gallery import embedded
+from tests.conftest import photo_bytes, wait_for
+from tests.faults.conftest import assert_each_analysed_exactly_once
+
+pytestmark = pytest.mark.e2e
+
+UPLOADS = 14
+OUTAGE_AFTER, BACK_AFTER = 3, 10  # the broker stops after the 3rd answer and returns after the 10th
+
+
+def redis_socket(broker_url: str) -> Path:
+    assert broker_url.startswith("redis+socket://"), "this test drives the embedded Redis"
+    return Path(broker_url.removeprefix("redis+socket://").split("?")[0])
+
+
+def test_uploads_during_a_broker_outage_succeed_and_are_analysed_when_it_returns(
+    workers, live_server, settings, make_user, caplog
+):
+    sock = redis_socket(settings.CELERY_BROKER_URL)
+    worker = workers.start(beat=True)
+    workers.wait_ready(worker)
+    token = Token.objects.create(user=make_user())
+    answers: list[tuple[int, float, str]] = []
+
+    def upload_all():
+        with requests.Session() as session:
+            session.headers["Authorization"] = f"Token {token.key}"
+            for seed in range(UPLOADS):
+                started = time.monotonic()
+                response = session.post(f"{live_server.url}/api/images/", timeout=60,
+                                        files={"file": (f"{seed}.jpg", photo_bytes(seed, size=(640, 480)))})
+                answers.append((response.status_code, time.monotonic() - started,
+                                response.json().get("id", response.text[:300])))
+                time.sleep(0.2)
+
+    uploader = threading.Thread(target=upload_all)
+    uploader.start()
+    try:
+        wait_for(lambda: len(answers) >= OUTAGE_AFTER, timeout=120, message="the first uploads")
+        embedded._redis_stop(sock)
+        assert not embedded._redis_answers(sock), "the broker did not stop"
+        wait_for(lambda: len(answers) >= BACK_AFTER, timeout=120, message="uploads during the outage")
+    finally:
+        if not embedded._redis_answers(sock):
+            embedded._redis_start(sock.parent, sock)
+        uploader.join(timeout=300)
+
+    assert [status for status, _, _ in answers] == [201] * UPLOADS, answers
+    during = answers[OUTAGE_AFTER:BACK_AFTER]
+    # The publish retry is short: an outage costs an upload about a second, never a hang.
+    assert max(seconds for _, seconds, _ in during) < 10, during
+    assert "broker unavailable" in caplog.text, "no upload met the outage"
+    assert_each_analysed_exactly_once([image_id for _, _, image_id in answers], workers)
