@@ -1,0 +1,216 @@
+"""Deployment hardening: check --deploy, security headers, CSRF, GPS never served to others, media
+only behind a permission check (and handed to nginx or a signed URL in production), and a Content
+Security Policy that the real pages, in real Chromium, do not violate."""
+
+from __future__ import annotations
+
+import io
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+
+import PIL.Image
+import pytest
+from django.core.files.storage import FileSystemStorage
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+from rest_framework.test import APIClient
+
+from gallery import media, services
+from gallery.models import Visibility
+from tests.conftest import ROOT
+from tests.security.hostile_files import GPS_LATITUDE, jpeg_with_gps_and_orientation
+from tests.security.world import world_build
+
+
+def test_check_deploy_is_clean_with_production_settings():
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "gallery.settings.production",
+        "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+        "DJANGO_ALLOWED_HOSTS": "photos.example.org",
+        # Checks do not connect; real URLs keep the settings from starting embedded servers.
+        "DATABASE_URL": "postgresql://gallery@db.invalid/gallery",
+        "CELERY_BROKER_URL": "redis://redis.invalid:6379/0",
+    }
+    result = subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+@pytest.mark.django_db
+def test_pages_and_files_carry_the_security_headers(client, django_user_model):
+    world = world_build(django_user_model)
+    for url in ["/", f"/photos/{world.public.id}/", f"/photos/{world.public.id}/file", "/api/explore/"]:
+        response = client.get(url)
+        assert response.status_code == 200, url
+        assert response["X-Content-Type-Options"] == "nosniff", url
+        assert response["X-Frame-Options"] == "DENY", url
+        assert response["Referrer-Policy"] == "same-origin", url
+        policy = response["Content-Security-Policy"]
+        directives = dict(part.strip().split(" ", 1) for part in policy.split(";"))
+        assert directives["script-src"] == "'self'" and "unsafe" not in policy, url
+        assert directives["object-src"] == "'none'" and directives["frame-ancestors"] == "'none'", url
+
+
+@pytest.mark.django_db
+def test_gps_coordinates_reach_nobody_but_the_owner(make_user, django_capture_on_commit_callbacks):
+    owner, stranger = make_user("owner"), make_user("stranger")
+    original = jpeg_with_gps_and_orientation()
+    assert PIL.Image.open(io.BytesIO(original)).getexif().get_ifd(0x8825), "the test photo must carry GPS"
+    with django_capture_on_commit_callbacks(execute=False):
+        photo = services.image_create(owner=owner, data=original, filename="phone.jpg",
+                                      visibility=Visibility.PUBLIC)
+    seen = Client()
+    seen.force_login(stranger)
+    served = [b"".join(seen.get(url).streaming_content) for url in (
+        f"/photos/{photo.id}/file", f"/photos/{photo.id}/thumbnail/square.jpg", f"/photos/{photo.id}/thumbnail/wide.jpg")]
+    for body in served:
+        with PIL.Image.open(io.BytesIO(body)) as image:
+            assert not image.getexif(), "EXIF (GPS) served to a stranger"
+        assert b"GPS" not in body
+    # The photo is shown upright (EXIF orientation 6 applied to the pixels, then dropped).
+    assert PIL.Image.open(io.BytesIO(served[0])).size == (40, 80)
+    for path in (f"/photos/{photo.id}/", f"/api/images/{photo.id}/"):
+        body = seen.get(path).content
+        assert b"GPS" not in body and str(GPS_LATITUDE[0]).encode() not in body
+    assert seen.get(f"/photos/{photo.id}/original").status_code == 404
+    assert Client().get(f"/photos/{photo.id}/original").status_code == 404
+
+    mine = Client()
+    mine.force_login(owner)
+    response = mine.get(f"/photos/{photo.id}/original")
+    assert response["Content-Disposition"].startswith("attachment")
+    assert b"".join(response.streaming_content) == original, "the owner gets the exact bytes back"
+
+
+@pytest.mark.django_db
+def test_no_stored_file_is_reachable_by_its_storage_name(client, django_user_model):
+    world = world_build(django_user_model)
+    client.force_login(world.owner)
+    for name in (world.public.file.name, world.public.display.name, world.private.file.name):
+        for url in (f"/{name}", f"/media/{name}"):
+            assert client.get(url).status_code == 404, url
+
+
+@pytest.mark.django_db
+def test_state_changing_requests_need_a_csrf_token(django_user_model, django_capture_on_commit_callbacks):
+    world = world_build(django_user_model)
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(world.owner)
+    photo = world.private.id
+    upload = {"files": SimpleUploadedFile("x.jpg", b"", content_type="image/jpeg"), "visibility": "private"}
+    for url, data in [("/upload/", upload), (f"/photos/{photo}/edit", {"title": "x", "visibility": "public"}),
+                      (f"/photos/{photo}/delete", {}), (f"/photos/{photo}/retry", {}), ("/accounts/logout/", {})]:
+        assert browser.post(url, data).status_code == 403, url
+    session_api = APIClient(enforce_csrf_checks=True)
+    session_api.force_login(world.owner)
+    assert session_api.patch(f"/api/images/{photo}/", {"title": "x"}, format="json").status_code == 403
+    # A token is not sent by browsers on their own, so token requests need no CSRF token.
+    token_api = APIClient(enforce_csrf_checks=True)
+    token_api.credentials(HTTP_AUTHORIZATION=f"Token {world.token.key}")
+    assert token_api.patch(f"/api/images/{photo}/", {"title": "x"}, format="json").status_code == 200
+    world.private.refresh_from_db()
+    assert world.private.visibility == Visibility.PRIVATE
+
+
+@pytest.mark.django_db
+def test_media_is_handed_to_nginx_only_after_the_permission_check(client, django_user_model, settings):
+    settings.SERVE_MEDIA_WITH = "x-accel"
+    settings.MEDIA_X_ACCEL_PREFIX = "/protected-media/"
+    world = world_build(django_user_model)
+    client.force_login(world.other)
+    refused = client.get(f"/photos/{world.private.id}/file")
+    assert refused.status_code == 404 and "X-Accel-Redirect" not in refused
+    client.force_login(world.owner)
+    for url, field in [(f"/photos/{world.private.id}/file", world.private.display),
+                       (f"/photos/{world.private.id}/original", world.private.file)]:
+        response = client.get(url)
+        assert response.status_code == 200 and response.content == b""
+        assert response["X-Accel-Redirect"] == f"/protected-media/{field.name}"
+    assert client.get(f"/photos/{world.private.id}/original")["Content-Disposition"].startswith("attachment")
+
+
+class SigningStorage(FileSystemStorage):
+    """Stands in for django-storages' S3 storage, whose url() signs ``parameters`` into the URL."""
+
+    def url(self, name, parameters=None, expire=None):
+        query = "&".join(f"{k}={v}" for k, v in sorted((parameters or {}).items()))
+        return f"https://bucket.example/{name}?X-Amz-Signature=sig&{query}"
+
+
+@pytest.mark.django_db
+def test_media_redirects_to_a_signed_url_that_nobody_caches(django_user_model, settings, tmp_path):
+    settings.SERVE_MEDIA_WITH = "redirect"
+    world = world_build(django_user_model)
+    field = world.private.file
+    field.storage = SigningStorage(location=settings.MEDIA_ROOT)
+    response = media.file_response(field, content_type="image/jpeg", cache_control="private, max-age=60",
+                                   download_name="holiday.jpg")
+    assert response.status_code == 302 and response["Cache-Control"] == "private, no-store"
+    assert response["Location"].startswith(f"https://bucket.example/{field.name}?X-Amz-Signature=")
+    assert "ResponseContentDisposition=attachment" in response["Location"]
+
+
+# --- Content Security Policy in a real browser ---------------------------------------------------
+
+CSP_LISTENER = """
+window.__cspViolations = [];
+document.addEventListener("securitypolicyviolation", (e) => {
+  window.__cspViolations.push(`${e.violatedDirective} blocked ${e.blockedURI || "inline"} at ${e.sourceFile}:${e.lineNumber}`);
+});
+"""
+
+
+@pytest.fixture
+def csp_world(transactional_db, django_user_model):
+    return world_build(django_user_model)  # before the browser starts: no ORM inside its event loop
+
+
+@pytest.fixture
+def chromium():
+    playwright_sync = pytest.importorskip("playwright.sync_api")
+    executable = shutil.which("chromium")
+    if executable is None:
+        pytest.fail("Debian's chromium is required for browser tests: run `make test` or apt-get install chromium")
+    with playwright_sync.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=executable,
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        yield browser
+        browser.close()
+
+
+def test_main_pages_break_no_rule_of_the_content_security_policy(csp_world, live_server, chromium):
+    """Every violation is collected (the policy blocks, so a violation is a broken feature)."""
+    world = csp_world
+    violations: list[str] = []
+    pages = {
+        None: ["/", "/accounts/login/", "/accounts/signup/", f"/photos/{world.public.id}/", "/api/explore/"],
+        ("owner", "pw-owner-123"): ["/mine/", f"/photos/{world.private.id}/", f"/photos/{world.public.id}/",
+                                    "/api/images/"],
+        ("staff", "pw-staff-123"): ["/admin/", "/admin/gallery/image/", f"/admin/gallery/image/{world.public.id}/change/"],
+    }
+    for login, paths in pages.items():
+        context = chromium.new_context()
+        context.add_init_script(CSP_LISTENER)
+        page = context.new_page()
+        page.on("console", lambda message: violations.append(f"{page.url}: {message.text}")
+                if "Content Security Policy" in message.text else None)
+        if login:
+            page.goto(f"{live_server.url}/accounts/login/")
+            page.fill("#id_username", login[0])
+            page.fill("#id_password", login[1])
+            page.click("button[type=submit]")
+            page.wait_for_load_state("networkidle")
+        for path in paths:
+            response = page.goto(f"{live_server.url}{path}")
+            assert response.status == 200, path
+            page.wait_for_load_state("networkidle")
+            violations += [f"{path}: {v}" for v in page.evaluate("window.__cspViolations")]
+        context.close()
+    assert not violations, "Content Security Policy violations:\n" + "\n".join(sorted(set(violations)))
