@@ -33,6 +33,10 @@ class UploadForm(forms.Form):
     visibility = forms.ChoiceField(choices=Visibility.choices, initial=Visibility.PRIVATE)
 
 
+class AlbumForm(forms.Form):
+    title = forms.CharField(max_length=120, label="Album name")
+
+
 class ImageEditForm(forms.Form):
     title = forms.CharField(max_length=200, required=False)
     visibility = forms.ChoiceField(choices=Visibility.choices)
