@@ -81,6 +81,8 @@
     stage.addEventListener("pointerup", () => { drawing = false; });
 
     region.addEventListener("keydown", (event) => {
+      if (event.key === "Enter" && !submit.disabled) { event.preventDefault(); regionForm.requestSubmit(submit); return; }
+      if (event.key === "Escape") { event.preventDefault(); setMode(false); startButton.focus(); return; }
       const moves = { ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, -1], ArrowDown: [0, 1] };
       if (!box || !moves[event.key]) return;
       event.preventDefault();

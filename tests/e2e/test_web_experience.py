@@ -47,6 +47,13 @@ def sign_up(page, base_url: str, username: str) -> None:
     page.wait_for_url("**/mine/")
 
 
+def assert_images_have_alt_text(page) -> None:
+    missing = page.eval_on_selector_all("img", "imgs => imgs.filter(i => !i.hasAttribute('alt')).map(i => i.src)")
+    assert missing == [], missing
+    unlabeled = page.eval_on_selector_all("img:not(.overlay)", "imgs => imgs.filter(i => !i.alt.trim()).map(i => i.src)")
+    assert unlabeled == [], unlabeled  # only heat maps laid over a described photo may have alt=""
+
+
 def full_size_requests(page, action) -> list[str]:
     """URLs of display copies or originals the page asked for while ``action`` ran."""
     seen: list[str] = []
@@ -76,6 +83,7 @@ def test_a_new_user_walks_through_the_gallery(celery_worker_process, live_server
         timeout=FIRST_ANALYSIS_TIMEOUT_S * 1000,
     )
     assert "Analysed" in items.first.inner_text()
+    snap(page, "upload")
     assert Image.objects.filter(owner__username="alice", analysis_status=AnalysisState.DONE).count() == len(photos)
 
     # The same photo again is not stored twice: the page says so and links to it.
@@ -90,6 +98,7 @@ def test_a_new_user_walks_through_the_gallery(celery_worker_process, live_server
     assert page.locator(".grid .tile").count() == len(photos)
     assert all("/thumbnail/square.jpg" in src for src in page.locator(".grid .tile img").evaluate_all(
         "imgs => imgs.map(i => i.getAttribute('src'))"))
+    assert_images_have_alt_text(page)
     snap(page, "my-photos")
 
     # A photo: heat map toggle and opacity, the crop box.
@@ -112,11 +121,26 @@ def test_a_new_user_walks_through_the_gallery(celery_worker_process, live_server
     assert "matched on the" in tiles.first.inner_text()
     page.check(".overlay-all")
     assert page.locator(".similar .similar-tile .overlay").first.is_visible()
+    assert_images_have_alt_text(page)
     snap(page, "photo")
     photo_url = page.url
     tiles.first.locator("a").click()
     page.wait_for_selector("article.photo")
     assert page.url != photo_url
+
+    # Search with a region chosen by keyboard alone: arrows move the box, Shift+arrows resize it,
+    # Enter searches.
+    page.goto(photo_url)
+    page.focus("#region-start")
+    page.keyboard.press("Enter")
+    assert page.evaluate("document.activeElement.id") == "region"
+    before = page.input_value("#region-form input[name=left]")
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("Shift+ArrowDown")
+    assert page.input_value("#region-form input[name=left]") != before
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/search/*/")
+    page.wait_for_selector(".similar-grid .similar-tile", timeout=60_000)
 
     # Search with a drawn region.
     page.goto(photo_url)
@@ -155,6 +179,7 @@ def test_a_new_user_walks_through_the_gallery(celery_worker_process, live_server
     card = page.locator(".album-card")
     assert card.count() == 1 and "1 photo" in card.inner_text()
     assert "/thumbnail/wide.jpg" in card.locator("img").get_attribute("src")
+    assert_images_have_alt_text(page)
     snap(page, "albums")
 
     # Make the photo public; another user sees it on Explore, and only it.
@@ -173,6 +198,7 @@ def test_a_new_user_walks_through_the_gallery(celery_worker_process, live_server
     assert bob.locator(".grid .tile").count() == 1
     assert public_title in bob.inner_text(".grid .tile")
     assert full_size_requests(bob, bob.reload) == []
+    assert_images_have_alt_text(bob)
     snap(bob, "explore")
     bob.locator(".grid .tile a").click()
     bob.wait_for_selector("article.photo")
