@@ -1,26 +1,15 @@
-"""Gallery pages: accounts, my photos, upload, explore, editing, and the original files."""
+"""Gallery pages: my photos, upload, explore, editing, and the original files."""
 
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from gallery import selectors, services
-from gallery.forms import ImageEditForm, SignupForm, UploadForm
-
-
-def signup(request: HttpRequest) -> HttpResponse:
-    form = SignupForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        user = form.save()
-        login(request, user)
-        messages.success(request, f"Welcome, {user.username}! Upload your first photos below.")
-        return redirect("gallery:mine")
-    return render(request, "registration/signup.html", {"form": form})
+from gallery.forms import ImageEditForm, UploadForm
 
 
 def explore(request: HttpRequest) -> HttpResponse:
