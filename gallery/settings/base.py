@@ -189,12 +189,10 @@ AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("LOGIN_COOLOFF_MINUTES"
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True  # a correct password forgives the earlier typos
 AXES_LOCKOUT_CALLABLE = "gallery.accounts.views.lockout"
-# Behind N reverse proxies, set LOGIN_PROXY_COUNT=N so the client address is read from
-# X-Forwarded-For (as written by the proxy nearest to us) instead of the proxy's own address.
-AXES_IPWARE_PROXY_COUNT = int(os.environ["LOGIN_PROXY_COUNT"]) if os.environ.get("LOGIN_PROXY_COUNT") else None
-AXES_IPWARE_META_PRECEDENCE_ORDER = (
-    ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR") if AXES_IPWARE_PROXY_COUNT else ("REMOTE_ADDR",)
-)
+# Behind N reverse proxies (each appending to X-Forwarded-For), set LOGIN_PROXY_COUNT=N so the
+# lockout counts the client's address, not the proxy's (gallery.accounts.client_address).
+LOGIN_PROXY_COUNT = int(os.environ.get("LOGIN_PROXY_COUNT", 0))
+AXES_CLIENT_IP_CALLABLE = "gallery.accounts.client_address.login_client_address"
 
 # E-mail (password reset). Development prints messages on the console; set EMAIL_BACKEND to
 # django.core.mail.backends.smtp.EmailBackend and EMAIL_HOST etc. to send them.

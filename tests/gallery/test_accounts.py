@@ -86,6 +86,25 @@ def test_correct_password_forgives_earlier_typos(client, make_user):
     assert fail_login(client, "frank", 4) == [200, 200, 200, 200]
 
 
+def test_forwarded_for_counts_only_behind_configured_proxies(client, make_user, settings):
+    make_user("olivia")
+
+    def fail_via(forwarded_for: str) -> int:
+        return client.post("/accounts/login/", {"username": "olivia", "password": "wrong"},
+                           REMOTE_ADDR="10.9.9.9", HTTP_X_FORWARDED_FOR=forwarded_for).status_code
+
+    # No proxy configured: a made-up X-Forwarded-For per attempt does not escape the lockout.
+    assert [fail_via(f"198.51.100.{n}") for n in range(5)] == [200, 200, 200, 200, 429]
+
+    # One trusted proxy: it appended the real client, the right-most entry; what the client
+    # wrote further left is ignored, and another client behind the same proxy is not locked out.
+    AccessAttempt.objects.all().delete()
+    settings.LOGIN_PROXY_COUNT = 1
+    assert [fail_via(f"198.51.100.{n}, 203.0.113.5") for n in range(5)] == [200, 200, 200, 200, 429]
+    assert fail_via("203.0.113.6") == 200
+    assert set(AccessAttempt.objects.values_list("ip_address", flat=True)) == {"203.0.113.5", "203.0.113.6"}
+
+
 def test_api_token_endpoint_is_rate_limited_like_the_login_page(make_user):
     make_user("mobile")
     api = APIClient(REMOTE_ADDR="10.0.0.9")
