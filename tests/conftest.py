@@ -83,7 +83,7 @@ def celery_worker_process(transactional_db, settings):
     }
     log = open(settings.MEDIA_ROOT.parent / "worker.log", "w+")  # noqa: SIM115
     worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "gallery", "worker", "--queues", "inference,default",
+        [sys.executable, "-m", "celery", "-A", "gallery", "worker", "--queues", settings.WORKER_QUEUES,
          "--concurrency", "1", "--loglevel", "INFO", "--without-heartbeat", "--without-gossip", "--without-mingle"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )

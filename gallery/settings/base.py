@@ -92,7 +92,13 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1  # analyses are long; do not hoard them in one worker
 CELERY_TASK_DEFAULT_QUEUE = "default"
 # Model work has its own queue so it can get its own (GPU) machines; the sweep is light.
-CELERY_TASK_ROUTES = {"inference.analyze_image": {"queue": "inference"}}
+# Searches with a new photo are people waiting on a page: their queue is listed first, and a
+# worker polls its queues in that order, so a bulk import never delays them.
+CELERY_TASK_ROUTES = {
+    "inference.analyze_image": {"queue": "inference"},
+    "search.analyze_query": {"queue": "interactive"},
+}
+WORKER_QUEUES = "interactive,inference,default"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
 
@@ -123,6 +129,7 @@ CELERY_BEAT_SCHEDULE = {
         "task": "inference.analysis_sweep",
         "schedule": float(os.environ.get("ANALYSIS_SWEEP_SECONDS", "60")),
     },
+    "prune-queries": {"task": "search.prune_queries", "schedule": 3600.0},
 }
 
 # --- storage ----------------------------------------------------------------------------------
@@ -154,6 +161,8 @@ EMBEDDING_HEAD = os.environ.get("EMBEDDING_HEAD", "")
 ANALYSIS_STUCK_SECONDS = int(os.environ.get("ANALYSIS_STUCK_SECONDS", 600))
 ANALYSIS_MAX_ATTEMPTS = int(os.environ.get("ANALYSIS_MAX_ATTEMPTS", 3))
 SIMILAR_LIMIT = 24
+# Searches with an outside photo (and their files) are deleted after this long.
+QUERY_KEEP_HOURS = int(os.environ.get("QUERY_KEEP_HOURS", 24))
 
 # --- auth, api, misc --------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
