@@ -26,5 +26,9 @@ def account_delete(*, user: AbstractBaseUser) -> int:
         images = list(Image.objects.filter(owner=user).prefetch_related("analyses"))
         for image in images:
             gallery_services.image_delete(image=image)
+        # Photos uploaded to search with (search.SimilarityQuery) are private photos too. Reached
+        # through the reverse relation because gallery must not import search (ARCHITECTURE.md).
+        query_files = [query.file for query in user.similarity_queries.exclude(file="")]
         user.delete()
+        transaction.on_commit(lambda: [file.storage.delete(file.name) for file in query_files])
     return len(images)

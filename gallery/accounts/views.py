@@ -53,7 +53,8 @@ def account_delete(request: HttpRequest) -> HttpResponse:
         username = request.user.get_username()
         photos = services.account_delete(user=request.user)
         logout(request)
-        messages.success(request, f"The account {username} and its {photos} photo{'s' if photos != 1 else ''} are deleted.")
+        plural = "s" if photos != 1 else ""
+        messages.success(request, f"The account {username} and its {photos} photo{plural} are deleted.")
         return redirect("gallery:explore")
     counts = selectors.account_photo_counts(user=request.user)
     return render(request, "registration/account_delete.html", {"form": form, "counts": counts})

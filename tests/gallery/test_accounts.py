@@ -17,6 +17,7 @@ from rest_framework.test import APIClient
 from gallery import services
 from gallery.models import Image, Visibility
 from inference.models import ImageAnalysis
+from search.services import similarity_query_from_photo
 from tests.conftest import photo_bytes
 
 pytestmark = pytest.mark.django_db
@@ -203,7 +204,10 @@ def test_deleting_an_account_needs_its_password_and_removes_photos_and_files(
     theirs = photo(other, seed=7)
     analysis = ImageAnalysis.objects.create(image=mine[0], model_version="test")
     analysis.overlay.save("overlay.png", ContentFile(b"png"), save=True)
-    files = [image.file.name for image in mine] + [analysis.overlay.name]
+    mine[1].display.save("display.jpg", ContentFile(b"jpeg"), save=True)
+    with django_capture_on_commit_callbacks(execute=False):  # a search with an outside photo
+        query = similarity_query_from_photo(owner=me, data=photo_bytes(8), filename="q.jpg")
+    files = [image.file.name for image in mine] + [analysis.overlay.name, mine[1].display.name, query.file.name]
     storage = mine[0].file.storage
     assert all(storage.exists(name) for name in files)
 
