@@ -120,6 +120,12 @@ def test_sign_up_profile_log_out_and_back_in(page):
     assert page.input_value("#id_email") == "me@example.org"
     snap(page, "profile")
 
+    # From the top of any page, the first Tab reaches "Skip to content", which jumps past the nav.
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Skip to content"
+    page.keyboard.press("Enter")
+    assert page.evaluate("document.activeElement.id") == "main"
+
     log_out(page)
     assert page.locator("header nav a:has-text('Log in')").is_visible()
     page.goto("/accounts/profile/")  # logged out: the profile asks to log in first
