@@ -26,7 +26,8 @@ urlpatterns = [
     path("accounts/signup/", accounts_views.signup, name="signup"),
     path("accounts/profile/", accounts_views.profile, name="profile"),
     path("accounts/delete/", accounts_views.account_delete, name="account_delete"),
-    # Before django.contrib.auth.urls, whose view of the same name this replaces.
+    # Before django.contrib.auth.urls, whose views of the same names these replace.
+    path("accounts/password_change/", accounts_views.PasswordChangeView.as_view(), name="password_change"),
     path("accounts/reset/<uidb64>/<token>/", accounts_views.PasswordResetConfirmView.as_view(),
          name="password_reset_confirm"),
     # login, logout, password_change(_done), password_reset(_done, _confirm, _complete)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
+from rest_framework.authtoken.models import Token
 
 from gallery import services as gallery_services
 from gallery.models import Image
@@ -12,6 +13,12 @@ from gallery.models import Image
 def account_update_email(*, user: AbstractBaseUser, email: str) -> None:
     user.email = email.strip()
     user.save(update_fields=["email"])
+
+
+def account_password_changed(*, user: AbstractBaseUser) -> None:
+    """After a password change or reset, the API token made with the old password stops working,
+    as the other browsers' sessions do (Django ties sessions to the password hash)."""
+    Token.objects.filter(user=user).delete()
 
 
 def account_delete(*, user: AbstractBaseUser) -> int:

@@ -60,13 +60,22 @@ def account_delete(request: HttpRequest) -> HttpResponse:
     return render(request, "registration/account_delete.html", {"form": form, "counts": counts})
 
 
+class PasswordChangeView(auth_views.PasswordChangeView):
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        services.account_password_changed(user=form.user)
+        return response
+
+
 class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
     """Django's reset view; a new password set through the e-mailed link also lifts a login
     lockout of that username, since whoever holds the mailbox is the owner."""
 
     def form_valid(self, form):
+        response = super().form_valid(form)
+        services.account_password_changed(user=form.user)
         axes_reset(username=form.user.get_username())
-        return super().form_valid(form)
+        return response
 
 
 def lockout_retry_after(request: HttpRequest) -> timedelta:

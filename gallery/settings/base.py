@@ -198,6 +198,9 @@ AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("LOGIN_COOLOFF_MINUTES"
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True  # a correct password forgives the earlier typos
 AXES_LOCKOUT_CALLABLE = "gallery.accounts.views.lockout"
+# Failed attempts are what the lockout needs, and they expire with the cool-off. A row for every
+# successful log-in, with address and browser, kept forever, is not needed: do not collect it.
+AXES_DISABLE_ACCESS_LOG = True
 # Behind N reverse proxies (each appending to X-Forwarded-For), set LOGIN_PROXY_COUNT=N so the
 # lockout counts the client's address, not the proxy's (gallery.accounts.client_address).
 LOGIN_PROXY_COUNT = int(os.environ.get("LOGIN_PROXY_COUNT", 0))

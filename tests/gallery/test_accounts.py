@@ -12,6 +12,7 @@ from django.contrib.auth import get_user_model
 from django.core import mail
 from django.core.files.base import ContentFile
 from django.utils import timezone
+from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from gallery import services
@@ -139,6 +140,7 @@ def test_password_reset_link_sets_a_new_password_and_lifts_the_lockout(client, m
     user = make_user("heidi")
     user.email = "heidi@example.org"
     user.save()
+    Token.objects.create(user=user)
     fail_login(client, "heidi", 5)
     client.post("/accounts/password_reset/", {"email": "heidi@example.org"})
     link = re.search(r"https?://[^/]+(/accounts/reset/\S+)", mail.outbox[0].body).group(1)
@@ -149,14 +151,19 @@ def test_password_reset_link_sets_a_new_password_and_lifts_the_lockout(client, m
     done = client.post(set_url, {"new_password1": "brand-new-phrase-7", "new_password2": "brand-new-phrase-7"})
     assert done.status_code == 302 and done["Location"] == "/accounts/reset/done/"
 
-    assert login(client, "heidi", "brand-new-phrase-7").status_code == 302
+    assert login(client, "heidi", "brand-new-phrase-7").status_code == 302  # no longer locked out
+    assert not Token.objects.filter(user=user).exists()
     # The link works once.
     client.post("/accounts/logout/")
     assert "no longer works" in client.get(link, follow=True).content.decode()
 
 
-def test_password_change_needs_the_old_password(client, make_user):
+def test_password_change_needs_the_old_password_and_ends_the_api_token(client, make_user):
     user = make_user("ivan")
+    api = APIClient()
+    token = api.post("/api/token/", {"username": "ivan", "password": PASSWORD}).json()["token"]
+    api.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    assert api.get("/api/images/").status_code == 200
     client.force_login(user)
     wrong = client.post("/accounts/password_change/", {
         "old_password": "nope", "new_password1": "another-phrase-9", "new_password2": "another-phrase-9"})
@@ -167,6 +174,8 @@ def test_password_change_needs_the_old_password(client, make_user):
     user.refresh_from_db()
     assert user.check_password("another-phrase-9")
     assert client.get("/accounts/profile/").status_code == 200  # still logged in here
+    refused = api.get("/api/images/")  # but the old token is gone
+    assert refused.status_code in (401, 403) and refused.json()["detail"] == "Invalid token."
 
 
 @pytest.fixture
