@@ -78,8 +78,9 @@ def submit(page, selector: str = "form.auth button[type=submit]"):
 
 def log_in_by_keyboard(page, username: str, password: str, path: str = "/accounts/login/"):
     page.goto(path)
-    # The username field has focus on arrival; Tab and Enter do the rest, no mouse.
-    assert page.evaluate("document.activeElement.id") == "id_username"
+    # The username field takes focus on arrival (autofocus, applied by Chromium at its next
+    # rendering step, which may come just after "load"); Tab and Enter do the rest, no mouse.
+    page.wait_for_function("document.activeElement && document.activeElement.id === 'id_username'", timeout=5_000)
     page.keyboard.type(username)
     page.keyboard.press("Tab")
     page.keyboard.type(password)
