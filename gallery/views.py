@@ -1,11 +1,12 @@
-"""Gallery pages: sign-up, my photos, upload, explore, editing, albums, and the photo files."""
+"""Gallery pages: my photos, upload, explore, editing, albums, and the photo files.
+(Accounts live in gallery.accounts.)"""
 
 from __future__ import annotations
 
-from django.contrib import messages
-from django.contrib.auth import login
-from django.contrib.auth.decorators import login_required
 import uuid
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
 
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
@@ -16,20 +17,9 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from gallery import selectors, services
-from gallery.forms import AlbumForm, ImageEditForm, SignupForm, UploadForm
+from gallery.forms import AlbumForm, ImageEditForm, UploadForm
 from gallery.models import Visibility
 from gallery.renditions import THUMBNAILS
-
-
-def signup(request: HttpRequest) -> HttpResponse:
-    form = SignupForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        user = form.save()
-        login(request, user)
-        messages.success(request, f"Welcome, {user.username}! Upload your first photos below.")
-        return redirect("gallery:mine")
-    return render(request, "registration/signup.html", {"form": form})
-
 
 PAGE_SIZE = 48
 

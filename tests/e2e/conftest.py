@@ -46,6 +46,16 @@ def browser(django_db_setup):  # the test database first: it cannot be created i
         browser.close()
 
 
+@pytest.fixture
+def page(browser, live_server):
+    """A desktop-sized page whose relative URLs go to the live test server."""
+    context = browser.new_context(viewport=VIEWPORTS["desktop"], base_url=live_server.url)
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()
+
+
 def snap(page, name: str) -> None:
     """Photograph the page at both widths; on the phone nothing may stick out sideways."""
     SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
