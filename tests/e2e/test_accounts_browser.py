@@ -5,9 +5,7 @@ and phone width into SCREENSHOT_DIR, and must not scroll sideways on the phone."
 
 from __future__ import annotations
 
-import os
 import re
-from pathlib import Path
 
 import pytest
 from django.core import mail
@@ -16,6 +14,9 @@ from tests.conftest import wait_for
 from tests.e2e.conftest import snap
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+PASSWORD = "pw-123456"  # make_user's
+
 
 def submit(page, selector: str = "form.auth button[type=submit]"):
     with page.expect_navigation() as navigation:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 
 from gallery.models import AnalysisState, Image
-from tests.conftest import SHARED_DATA, photo_bytes, wait_for
+from tests.conftest import SHARED_DATA, photo_bytes
 from tests.e2e.conftest import snap
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
