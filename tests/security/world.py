@@ -22,6 +22,8 @@ from gallery import services
 from gallery.models import Album, AnalysisState, Image, Visibility
 from inference.models import AnalysisStatus, ImageAnalysis, ImageEmbedding, analysis_file_name
 from inference.versions import MODEL_VERSION
+from search import services as search_services
+from search.models import SimilarityQuery
 from tests.conftest import photo_bytes
 
 #: Words that must never reach anyone but the owner: the private photo's title.
@@ -38,6 +40,8 @@ class World:
     others_public: Image
     token: Token
     album: Album | None = None
+    region_query: SimilarityQuery | None = None  # the owner's search with a region of the private photo
+    photo_query: SimilarityQuery | None = None  # the owner's search with an outside photo
 
     def user(self, role: str) -> User | None:
         return None if role == "anonymous" else getattr(self, role)
@@ -78,4 +82,8 @@ def world_build(django_user_model) -> World:
     )
     world.album = services.album_create(owner=owner, title="holiday")
     services.album_images_add(album=world.album, images=[world.private, world.public])
+    world.region_query = search_services.similarity_query_from_region(owner=owner, image=world.private,
+                                                                      box=(0, 0, 32, 24))
+    world.photo_query = search_services.similarity_query_from_photo(owner=owner, data=photo_bytes(4),
+                                                                    filename="outside.jpg")
     return world
