@@ -1,0 +1,288 @@
+"""Load benchmark: many concurrent clients against the whole app on this machine, then an audit
+that every accepted upload is in the database and analysed exactly once.
+
+    .venv/bin/python bench/load.py [--clients 50] [--seconds 60] [--users 10]
+
+Starts `manage.py serve` (gunicorn, a Celery worker with beat, embedded PostgreSQL and Redis) on
+a private data directory, seeds a few analysed public photos, then runs --clients threads for
+--seconds, each looping over a weighted mix of requests: API uploads, gallery pages, photo pages
+(which run the similar-photos query), the similar API, the photo-list API and thumbnails. Prints
+one JSON line: per kind requests, errors and p50/p95 ms; then the upload audit. Not a test: it
+never fails on a time (it exits 1 only when an upload is lost, to be loud about it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import atexit
+import itertools
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+# kind -> weight in the mix
+MIX = {"upload": 1, "gallery_page": 3, "photo_page": 2, "similar_api": 2, "api_list": 2, "thumbnail": 3}
+SEED_PHOTOS = 12
+UPLOAD_SIZE = (800, 600)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--users", type=int, default=10)
+    parser.add_argument("--drain-timeout", type=float, default=900, help="seconds to wait for analyses afterwards")
+    parser.add_argument("--keep", action="store_true", help="keep the data directory")
+    args = parser.parse_args()
+
+    var_dir = Path(tempfile.mkdtemp(prefix="gallery-load-"))
+    if not args.keep:
+        # Registered before Django attaches to the embedded servers, so it runs after their exit
+        # handlers have stopped them (atexit runs last-registered first).
+        atexit.register(shutil.rmtree, var_dir, True)
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CELERY_BROKER_URL", "CACHE_URL")}
+    env.update(GALLERY_VAR_DIR=str(var_dir), DJANGO_SETTINGS_MODULE="gallery.settings.base", DJANGO_DEBUG="0",
+               LOG_LEVEL="WARNING", MODEL_CACHE_DIR=str(_model_cache()))
+    os.environ.update(env)
+    server_log = open(var_dir / "serve.log", "w")  # noqa: SIM115
+    server = subprocess.Popen([sys.executable, "manage.py", "serve", "--port", str(port)], cwd=ROOT, env=env,
+                              stdout=server_log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        _wait(lambda: _answers(base), 180, "the site to answer")
+        import django
+
+        django.setup()  # attaches to the embedded servers `serve` started (as a second holder)
+        users = _users_create(args.users)
+        seeded = _seed(base, users)
+        result = _drive(base, users, seeded, clients=args.clients, seconds=args.seconds)
+        result["audit"] = _audit(base, users, result.pop("uploaded_ids"), args.drain_timeout)
+    finally:
+        os.killpg(server.pid, signal.SIGINT)
+        try:
+            server.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+        server_log.close()
+    result.update(clients=args.clients, seconds=args.seconds, users=args.users, cpus=os.cpu_count())
+    print(json.dumps(result))
+    sys.exit(1 if result["audit"]["lost"] else 0)
+
+
+def _model_cache() -> Path:
+    # Reuse converted weights (the first conversion takes ~30 s and is not what is measured).
+    for candidate in (ROOT / "var" / "models", ROOT / "var" / "test" / "models"):
+        if candidate.exists():
+            return candidate
+    return ROOT / "var" / "models"
+
+
+def _users_create(count: int) -> list[dict]:
+    from django.contrib.auth import get_user_model
+    from rest_framework.authtoken.models import Token
+
+    users = []
+    for i in range(count):
+        user = get_user_model().objects.create_user(f"load{i}", password=f"load-pass-{i}-xyz")
+        users.append({"username": user.username, "password": f"load-pass-{i}-xyz",
+                      "token": Token.objects.create(user=user).key})
+    return users
+
+
+def _photo(seed: int) -> bytes:
+    from tests.conftest import photo_bytes
+
+    return photo_bytes(seed, size=UPLOAD_SIZE)
+
+
+def _seed(base: str, users: list[dict]) -> list[str]:
+    """Public photos every client can look at, analysed before the clock starts."""
+    api = _api_session(users[0])
+    ids = []
+    for seed in range(SEED_PHOTOS):
+        response = api.post(f"{base}/api/images/", files={"file": (f"seed{seed}.jpg", _photo(seed))},
+                            data={"visibility": "public"}, timeout=60)
+        response.raise_for_status()
+        ids.append(response.json()["id"])
+    _wait(lambda: _states(base, users[0], ids).count("done") == len(ids), 600, "the seed photos to be analysed")
+    return ids
+
+
+def _api_session(user: dict) -> requests.Session:
+    session = requests.Session()
+    session.headers["Authorization"] = f"Token {user['token']}"
+    return session
+
+
+def _web_session(base: str, user: dict) -> requests.Session:
+    session = requests.Session()
+    page = session.get(f"{base}/accounts/login/", timeout=60)
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
+    response = session.post(f"{base}/accounts/login/", timeout=60, allow_redirects=False,
+                            data={"username": user["username"], "password": user["password"],
+                                  "csrfmiddlewaretoken": token}, headers={"Referer": f"{base}/accounts/login/"})
+    assert response.status_code == 302, f"login failed: {response.status_code}"
+    return session
+
+
+def _drive(base: str, users: list[dict], photo_ids: list[str], *, clients: int, seconds: float) -> dict:
+    latencies: dict[str, list[float]] = defaultdict(list)
+    errors: dict[str, int] = defaultdict(int)
+    error_samples: list[str] = []
+    uploaded: dict[str, list[str]] = defaultdict(list)  # username -> accepted photo ids
+    lock = threading.Lock()
+    seeds = itertools.count(10_000)
+    kinds, weights = zip(*MIX.items(), strict=True)
+    sessions = [(users[i % len(users)], _web_session(base, users[i % len(users)]), _api_session(users[i % len(users)]))
+                for i in range(clients)]
+    start_gate = threading.Barrier(clients + 1)
+    deadline = [0.0]
+
+    def request(kind: str, user: dict, web: requests.Session, api: requests.Session, rng: random.Random):
+        photo = rng.choice(photo_ids)
+        if kind == "upload":
+            with lock:
+                seed = next(seeds)
+            return api.post(f"{base}/api/images/", files={"file": (f"u{seed}.jpg", _photo(seed))}, timeout=120), 201
+        if kind == "gallery_page":
+            return web.get(f"{base}/" if rng.random() < 0.5 else f"{base}/mine/", timeout=120), 200
+        if kind == "photo_page":
+            return web.get(f"{base}/photos/{photo}/", timeout=120), 200
+        if kind == "similar_api":
+            return api.get(f"{base}/api/images/{photo}/similar/", timeout=120), 200
+        if kind == "api_list":
+            return api.get(f"{base}/api/images/?limit=48", timeout=120), 200
+        return web.get(f"{base}/photos/{photo}/thumbnail/square.jpg", timeout=120), 200
+
+    def client(index: int) -> None:
+        user, web, api = sessions[index]
+        rng = random.Random(index)
+        start_gate.wait()
+        while time.monotonic() < deadline[0]:
+            kind = rng.choices(kinds, weights)[0]
+            started = time.monotonic()
+            try:
+                response, expected = request(kind, user, web, api, rng)
+                ok = response.status_code == expected
+                detail = f"{kind}: HTTP {response.status_code} {response.text[:200]!r}"
+            except requests.RequestException as exc:
+                ok, detail, response = False, f"{kind}: {type(exc).__name__}: {exc}", None
+            elapsed_ms = (time.monotonic() - started) * 1000
+            with lock:
+                latencies[kind].append(elapsed_ms)
+                if not ok:
+                    errors[kind] += 1
+                    if len(error_samples) < 10:
+                        error_samples.append(detail)
+                elif kind == "upload":
+                    uploaded[user["username"]].append(response.json()["id"])
+
+    threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(clients)]
+    for thread in threads:
+        thread.start()
+    deadline[0] = time.monotonic() + seconds
+    started = time.monotonic()
+    start_gate.wait()
+    for thread in threads:
+        thread.join()
+    wall = time.monotonic() - started
+
+    def pct(values: list[float], q: float) -> float:
+        return round(statistics.quantiles(values, n=100)[q - 1], 1) if len(values) > 1 else round(values[0], 1)
+
+    per_kind = {kind: {"requests": len(values), "errors": errors[kind], "p50_ms": pct(values, 50),
+                       "p95_ms": pct(values, 95)} for kind, values in sorted(latencies.items())}
+    total = sum(len(v) for v in latencies.values())
+    return {"requests": total, "errors": sum(errors.values()), "requests_per_s": round(total / wall, 1),
+            "kinds": per_kind, "error_samples": error_samples,
+            "uploaded_ids": {user["username"]: uploaded[user["username"]] for user in users}}
+
+
+def _states(base: str, user: dict, ids: list[str]) -> list[str]:
+    session = _web_session(base, user) if "session" not in user else user["session"]
+    user["session"] = session
+    states = []
+    for i in range(0, len(ids), 100):
+        response = session.get(f"{base}/photos/status.json", params={"ids": ",".join(ids[i:i + 100])}, timeout=60)
+        states += [photo["status"] for photo in response.json()["photos"]]
+    return states
+
+
+def _audit(base: str, users: list[dict], uploaded: dict[str, list[str]], timeout: float) -> dict:
+    """After the run: every accepted upload has its row and ends analysed, exactly once."""
+    from django.db.models import Count
+
+    from gallery.models import Image
+    from inference.models import ImageAnalysis, ImageEmbedding
+    from inference.versions import MODEL_VERSION
+
+    ids = [image_id for per_user in uploaded.values() for image_id in per_user]
+    started = time.monotonic()
+
+    def finished() -> bool:
+        return ImageAnalysis.objects.filter(image_id__in=ids, model_version=MODEL_VERSION,
+                                            status__in=["done", "failed"]).count() == len(ids)
+
+    try:
+        _wait(finished, timeout, "every upload to be analysed")
+    except TimeoutError:
+        pass
+    rows = set(map(str, Image.objects.filter(id__in=ids).values_list("id", flat=True)))
+    per_image = (ImageAnalysis.objects.filter(image_id__in=ids, model_version=MODEL_VERSION)
+                 .values("image_id").annotate(n=Count("id")))
+    bench_users = [u["username"] for u in users]
+    return {
+        "uploads_accepted": len(ids),
+        "rows": len(rows),
+        "lost": len(set(ids) - rows),
+        "unexpected_rows": Image.objects.filter(owner__username__in=bench_users).count() - SEED_PHOTOS - len(ids),
+        "analysed_done": ImageAnalysis.objects.filter(image_id__in=ids, model_version=MODEL_VERSION,
+                                                      status="done").count(),
+        "analysis_failed": ImageAnalysis.objects.filter(image_id__in=ids, status="failed").count(),
+        "duplicate_analyses": sum(1 for row in per_image if row["n"] > 1),
+        "embeddings": ImageEmbedding.objects.filter(image_id__in=ids, model_version=MODEL_VERSION).count(),
+        "drain_s": round(time.monotonic() - started, 1),
+    }
+
+
+def _answers(base: str) -> bool:
+    try:
+        return requests.get(f"{base}/", timeout=5).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+def _wait(predicate, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(1)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+if __name__ == "__main__":
+    main()
