@@ -52,6 +52,8 @@ def test_uploads_during_a_broker_outage_succeed_and_are_analysed_when_it_returns
         wait_for(lambda: len(answers) >= OUTAGE_AFTER, timeout=120, message="the first uploads")
         embedded._redis_stop(sock)
         assert not embedded._redis_answers(sock), "the broker did not stop"
+        for path in ("/", "/accounts/login/", "/api/explore/"):  # reading needs no broker either
+            assert requests.get(f"{live_server.url}{path}", timeout=30).status_code == 200, path
         wait_for(lambda: len(answers) >= BACK_AFTER, timeout=120, message="uploads during the outage")
     finally:
         if not embedded._redis_answers(sock):
