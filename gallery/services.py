@@ -80,6 +80,9 @@ def image_inspect(*, data: bytes, filename: str) -> InspectedImage:
             f"{settings.UPLOAD_MAX_PIXELS / 1e6:.0f}).",
             code="too_many_pixels",
         )
+    # Phones write JPEGs with extra pictures (depth maps, gain maps) in a Multi-Picture Format
+    # segment, which Pillow names MPO: it is a JPEG, and its first picture is the photo.
+    fmt = "JPEG" if fmt == "MPO" else fmt
     if fmt not in ALLOWED_FORMATS:
         raise ImageRejected(f"{fmt or 'This'} images are not supported; use JPEG, PNG, WebP, GIF, BMP or TIFF.",
                             code="unsupported_format")

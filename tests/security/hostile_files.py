@@ -82,6 +82,8 @@ SEEDS: dict[str, tuple[str, bytes]] = {
     "jpeg": ("photo.jpg", photo_bytes(1, size=(64, 48))),
     "jpeg_gps_rotated": ("phone.jpg", jpeg_with_gps_and_orientation()),
     **{f"jpeg_orientation_{o}": (f"o{o}.jpg", jpeg_with_gps_and_orientation(o)) for o in (2, 3, 4, 5, 7, 8)},
+    "jpeg_mpo_phone": ("phone-portrait.jpg", _save(_rgb(seed=7), "MPO", save_all=True,
+                                                   append_images=[_rgb((32, 24), seed=8)])),
     "jpeg_cmyk": ("print.jpg", _save(_rgb().convert("CMYK"), "JPEG")),
     "jpeg_grey_progressive": ("grey.jpg", _save(_rgb().convert("L"), "JPEG", progressive=True)),
     "png_rgba": ("alpha.png", _save(_rgb().convert("RGBA"), "PNG")),
