@@ -192,7 +192,8 @@ def test_main_pages_break_no_rule_of_the_content_security_policy(csp_world, live
     pages = {
         None: ["/", "/accounts/login/", "/accounts/signup/", f"/photos/{world.public.id}/", "/api/explore/"],
         ("owner", "pw-owner-123"): ["/mine/", f"/photos/{world.private.id}/", f"/photos/{world.public.id}/",
-                                    "/api/images/"],
+                                    "/albums/", f"/albums/{world.album.id}/", "/search/",
+                                    f"/search/{world.region_query.id}/", "/accounts/profile/", "/api/images/"],
         ("staff", "pw-staff-123"): ["/admin/", "/admin/gallery/image/", f"/admin/gallery/image/{world.public.id}/change/"],
     }
     for login, paths in pages.items():
