@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import datetime
-import functools
 import hashlib
 import io
-import logging
 import warnings
 from dataclasses import dataclass
 
@@ -17,10 +15,10 @@ from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from kombu.exceptions import OperationalError as KombuOperationalError
 
 from gallery import renditions
 from gallery.models import Album, AlbumImage, Image, Visibility, rendition_name
+from gallery.queueing import task_enqueue_on_commit
 
 # Formats we decode; the extensions a file of that format may carry.
 ALLOWED_FORMATS: dict[str, tuple[str, ...]] = {
@@ -32,8 +30,6 @@ ALLOWED_FORMATS: dict[str, tuple[str, ...]] = {
     "TIFF": ("tif", "tiff"),
 }
 _EXTENSION_TO_FORMAT = {ext: fmt for fmt, exts in ALLOWED_FORMATS.items() for ext in exts}
-
-logger = logging.getLogger(__name__)
 
 
 class ImageRejected(ValidationError):
@@ -133,6 +129,8 @@ def image_create(
 
     On any failure nothing is left behind: no row, no stored file, nothing queued.
     """
+    from inference.tasks import image_analyze_task
+
     inspected = image_inspect(data=data, filename=filename)
     if visibility not in Visibility.values:
         raise ImageRejected(f"Unknown visibility “{visibility}”.", code="visibility")
@@ -160,7 +158,9 @@ def image_create(
         stored += _renditions_save(image, inspected.rgb)
         with transaction.atomic():
             image.save(force_insert=True)
-            transaction.on_commit(functools.partial(_analysis_enqueue, image_id=str(image.id)))
+            # A broker outage does not fail the upload: the analysis sweep queues every photo
+            # that has no analysis once the broker is back.
+            task_enqueue_on_commit(image_analyze_task, str(image.id))
     except IntegrityError:
         _storage_delete(stored)
         # A concurrent upload of the same bytes won the race.
@@ -172,22 +172,6 @@ def image_create(
         _storage_delete(stored)
         raise
     return image
-
-
-def _analysis_enqueue(*, image_id: str) -> None:
-    """Queue the analysis of a committed photo; a broker outage must not fail the upload.
-
-    The row and files are already committed when this runs, so raising here would answer a
-    server error for a photo that was in fact kept (and image_create's clean-up would delete
-    its files under a live row). The analysis sweep queues every photo that has no analysis
-    once the broker is back, so logging is enough.
-    """
-    from inference.tasks import image_analyze_task
-
-    try:
-        image_analyze_task.delay(image_id)
-    except (KombuOperationalError, OSError) as exc:
-        logger.warning("broker unavailable, analysis of %s left to the sweep: %s", image_id, exc)
 
 
 def _renditions_save(image: Image, rgb: PIL.Image.Image) -> list[str]:

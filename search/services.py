@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from gallery import renditions
 from gallery.models import Image
+from gallery.queueing import task_enqueue_on_commit
 from gallery.services import image_inspect
 from search.models import QueryStatus, SimilarityQuery
 
@@ -21,6 +22,10 @@ logger = logging.getLogger(__name__)
 
 #: A region smaller than this (pixels a side) has too little in it to search with.
 REGION_MIN_SIDE = 16
+
+
+# Shown on the search page when the search could not be queued (a broker outage).
+BROKER_DOWN = "Searching is unavailable for a moment; please try again."
 
 
 class QueryRejected(ValidationError):
@@ -38,7 +43,8 @@ def similarity_query_from_photo(*, owner, data: bytes, filename: str) -> Similar
     try:
         with transaction.atomic():
             query.save(force_insert=True)
-            similarity_query_analyze_task.delay_on_commit(str(query.id))
+            task_enqueue_on_commit(similarity_query_analyze_task, str(query.id),
+                                   on_broker_down=lambda: _query_fail(query, BROKER_DOWN))
     except BaseException:
         query.file.storage.delete(query.file.name)
         raise
@@ -59,7 +65,8 @@ def similarity_query_from_region(*, owner, image: Image, box: tuple[int, int, in
     with transaction.atomic():
         query = SimilarityQuery.objects.create(owner=owner, source_image=image, box_left=left, box_top=top,
                                                box_right=right, box_bottom=bottom)
-        similarity_query_analyze_task.delay_on_commit(str(query.id))
+        task_enqueue_on_commit(similarity_query_analyze_task, str(query.id),
+                               on_broker_down=lambda: _query_fail(query, BROKER_DOWN))
     return query
 
 

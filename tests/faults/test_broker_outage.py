@@ -9,9 +9,13 @@ from pathlib import Path
 
 import pytest
 import requests
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
 from rest_framework.authtoken.models import Token
 
 from gallery import embedded
+from search.models import QueryStatus, SimilarityQuery
+from search.services import BROKER_DOWN
 from tests.conftest import photo_bytes, wait_for
 from tests.faults.conftest import assert_each_analysed_exactly_once
 
@@ -54,6 +58,14 @@ def test_uploads_during_a_broker_outage_succeed_and_are_analysed_when_it_returns
         assert not embedded._redis_answers(sock), "the broker did not stop"
         for path in ("/", "/accounts/login/", "/api/explore/"):  # reading needs no broker either
             assert requests.get(f"{live_server.url}{path}", timeout=30).status_code == 200, path
+        # A search with an outside photo cannot run without the broker: it says so, not a 500.
+        searcher = Client()
+        searcher.force_login(token.user)
+        response = searcher.post("/search/", {"photo": SimpleUploadedFile("q.jpg", photo_bytes(99))})
+        assert response.status_code == 302, response.status_code
+        query = SimilarityQuery.objects.get(owner=token.user)
+        assert query.status == QueryStatus.FAILED and query.error == BROKER_DOWN
+        assert searcher.get(response["Location"]).status_code == 200
         wait_for(lambda: len(answers) >= BACK_AFTER, timeout=120, message="uploads during the outage")
     finally:
         if not embedded._redis_answers(sock):
