@@ -145,3 +145,36 @@ def test_mutated_files_never_crash_the_upload_service_or_leave_anything_behind(u
     filename, data = upload
     outcome = upload_and_check(make_user(), filename, data, Path(settings.MEDIA_ROOT))
     event("kept" if isinstance(outcome, Image) else f"refused: {outcome.code}")
+
+
+@pytest.mark.parametrize("name", sorted(SEEDS))
+def test_every_upload_door_answers_a_crafted_file_without_a_server_error(name, make_user,
+                                                                          django_capture_on_commit_callbacks):
+    """The API, the upload page (form and script) and search-by-photo all reach the same checks."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.test import Client
+    from rest_framework.test import APIClient
+
+    filename, data = SEEDS[name]
+    accepted = EXPECTED[name] == ACCEPTED
+    api, web = APIClient(), Client()
+    api.force_authenticate(make_user())
+    web.force_login(make_user())
+
+    def file():
+        return SimpleUploadedFile(filename, data, content_type="application/octet-stream")
+
+    with django_capture_on_commit_callbacks(execute=False):
+        response = api.post("/api/images/", {"file": file()}, format="multipart")
+        assert response.status_code == (201 if accepted else 400), response.content[:300]
+        if not accepted:
+            body = response.json()
+            assert body["file"], "a refusal says why"
+            # DRF itself refuses an empty file, before the service, without a code.
+            assert body.get("code", "empty") in EXPECTED[name], body
+        response = web.post("/upload/", {"file": file(), "visibility": "private"}, HTTP_ACCEPT="application/json")
+        assert response.status_code == (201 if accepted else 400), response.content[:300]
+        response = web.post("/upload/", {"files": file(), "visibility": "private"}, follow=True)
+        assert response.status_code == 200
+        response = web.post("/search/", {"photo": file()})
+        assert response.status_code == (302 if accepted else 200)  # the form again, with the reason
