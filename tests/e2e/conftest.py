@@ -49,7 +49,9 @@ def browser(django_db_setup):  # the test database first: it cannot be created i
 @pytest.fixture
 def page(browser, live_server):
     """A desktop-sized page whose relative URLs go to the live test server."""
-    context = browser.new_context(viewport=VIEWPORTS["desktop"], base_url=live_server.url)
+    # Playwright's wait_for_function evaluates its predicate with eval(), which the site's Content
+    # Security Policy forbids; the policy itself is checked by test_content_security_policy.py.
+    context = browser.new_context(viewport=VIEWPORTS["desktop"], base_url=live_server.url, bypass_csp=True)
     page = context.new_page()
     page.set_default_timeout(15_000)
     yield page
