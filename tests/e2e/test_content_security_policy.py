@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.conftest import photo_bytes
 from tests.security.world import world_build
 
 pytestmark = pytest.mark.e2e
@@ -17,7 +18,7 @@ document.addEventListener("securitypolicyviolation", (e) => {
 """
 
 
-def test_pages_break_no_rule_of_the_content_security_policy(browser, live_server, django_user_model):
+def test_pages_break_no_rule_of_the_content_security_policy(browser, live_server, django_user_model, tmp_path):
     """Every violation is collected (the policy blocks, so a violation is a broken feature)."""
     world = world_build(django_user_model)
     violations: list[str] = []
@@ -44,6 +45,11 @@ def test_pages_break_no_rule_of_the_content_security_policy(browser, live_server
             response = page.goto(f"{live_server.url}{path}")
             assert response.status == 200, path
             page.wait_for_load_state("networkidle")
+            if path == "/mine/":  # the upload page's script: progress list, live status
+                upload = tmp_path / "csp-upload.jpg"
+                upload.write_bytes(photo_bytes(77))
+                page.set_input_files("#upload-form input[type=file]", str(upload))
+                page.locator("#uploads .upload-item[data-status]").wait_for()
             violations += [f"{path}: {v}" for v in page.evaluate("window.__cspViolations")]
         context.close()
     assert not violations, "Content Security Policy violations:\n" + "\n".join(sorted(set(violations)))
