@@ -118,3 +118,30 @@ SEEDS: dict[str, tuple[str, bytes]] = {
     "png_truncated": ("cut.png", _save(_rgb(), "PNG")[:200]),
     "jpeg_named_png": ("liar.png", photo_bytes(3, size=(64, 48))),
 }
+
+
+#: What a re-encoded JPEG may contain: JFIF header, tables, frame, scans, restart interval, end.
+PIXEL_ONLY_JPEG_MARKERS = {0xE0, 0xDB, 0xC0, 0xC2, 0xC4, 0xDA, 0xDD, 0xD9}
+
+
+def jpeg_markers(data: bytes) -> list[int]:
+    """The segment markers of a JPEG, in order. Metadata lives in APP1-APP15 (EXIF, GPS, XMP, ICC)
+    and COM segments, so their absence proves a file carries pixels only; searching the bytes for
+    "GPS" would not (entropy-coded data contains any three bytes now and then)."""
+    assert data[:2] == b"\xff\xd8", "not a JPEG"
+    markers, i = [], 2
+    while i < len(data):
+        assert data[i] == 0xFF, f"expected a marker at byte {i}"
+        while data[i] == 0xFF:  # fill bytes
+            i += 1
+        marker = data[i]
+        markers.append(marker)
+        i += 1
+        if marker == 0xD9:
+            break
+        end = i + int.from_bytes(data[i:i + 2], "big")
+        if marker == 0xDA:  # a scan: skip its entropy-coded data up to the next real marker
+            while not (data[end] == 0xFF and data[end + 1] != 0x00 and not 0xD0 <= data[end + 1] <= 0xD7):
+                end += 1
+        i = end
+    return markers
