@@ -49,11 +49,12 @@ class Workers:
 
     def wait_ready(self, worker: subprocess.Popen, timeout: float = 240) -> None:
         # "ready." is logged once the pool child has loaded the models (worker_process_init).
-        wait_for(lambda: worker.poll() is None and " ready." in worker.log_path.read_text()
-                 or self._died(worker), timeout=timeout, interval=0.5, message="the worker to be ready")
+        wait_for(lambda: self.died(worker) or " ready." in worker.log_path.read_text(),
+                 timeout=timeout, interval=0.5, message="the worker to be ready")
 
     @staticmethod
-    def _died(worker) -> bool:
+    def died(worker) -> bool:
+        """False while the worker runs; an error with its log once it has exited on its own."""
         if worker.poll() is not None:
             raise AssertionError(f"worker exited with {worker.returncode}:\n{worker.log_path.read_text()[-4000:]}")
         return False
@@ -98,6 +99,8 @@ def assert_each_analysed_exactly_once(image_ids, workers: Workers, timeout: floa
     ids = {str(i) for i in image_ids}
 
     def all_done() -> bool:
+        if workers.started and all(w.poll() is not None for w in workers.started):
+            raise AssertionError(f"every worker has exited\n{logs(workers)}")
         done = ImageAnalysis.objects.filter(image_id__in=ids, model_version=MODEL_VERSION,
                                             status=AnalysisStatus.DONE).count()
         return done == len(ids)

@@ -17,7 +17,7 @@ import pytest
 from gallery import services
 from inference.models import AnalysisStatus, ImageAnalysis
 from tests.conftest import photo_bytes, wait_for
-from tests.faults.conftest import assert_each_analysed_exactly_once, logs
+from tests.faults.conftest import Workers, assert_each_analysed_exactly_once, logs
 
 pytestmark = pytest.mark.e2e
 
@@ -30,7 +30,7 @@ def freeze_during_an_analysis(worker, target_pids) -> list[str]:
     SIGSTOP first, then look: the kill then lands mid-analysis for certain, not just after one.
     """
     for _ in range(20):
-        wait_for(lambda: ImageAnalysis.objects.filter(status=AnalysisStatus.RUNNING).exists(),
+        wait_for(lambda: Workers.died(worker) or ImageAnalysis.objects.filter(status=AnalysisStatus.RUNNING).exists(),
                  timeout=300, interval=0.01, message="an analysis to start")
         pids = target_pids()
         for pid in pids:
