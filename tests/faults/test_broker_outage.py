@@ -26,7 +26,8 @@ OUTAGE_AFTER, BACK_AFTER = 3, 10  # the broker stops after the 3rd answer and re
 
 
 def redis_socket(broker_url: str) -> Path:
-    assert broker_url.startswith("redis+socket://"), "this test drives the embedded Redis"
+    if not broker_url.startswith("redis+socket://"):
+        pytest.skip("CELERY_BROKER_URL points elsewhere: this test stops and starts the embedded Redis")
     return Path(broker_url.removeprefix("redis+socket://").split("?")[0])
 
 

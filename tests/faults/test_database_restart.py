@@ -40,7 +40,8 @@ def postgres_restart(data_dir: Path, down_seconds: float) -> None:
 
 def test_database_restart_while_the_worker_runs(workers, make_user, settings):
     data_dir = Path(settings.VAR_DIR) / "pg"
-    assert (data_dir / "postmaster.pid").exists(), "this test drives the embedded PostgreSQL"
+    if not (data_dir / "postmaster.pid").exists():
+        pytest.skip("DATABASE_URL points elsewhere: this test restarts the embedded PostgreSQL")
     worker = workers.start(beat=True)
     workers.wait_ready(worker)
     owner = make_user()
