@@ -112,7 +112,8 @@ def model_version_list() -> list[VersionRow]:
     versions = list(ModelVersion.objects.all())
     known = {v.name for v in versions}
     # Versions with rows but no registry entry (written by an older release) are listed too.
-    for name in ImageAnalysis.objects.exclude(model_version__in=known).values_list("model_version", flat=True).distinct():
+    unregistered = ImageAnalysis.objects.exclude(model_version__in=known).values_list("model_version", flat=True)
+    for name in unregistered.distinct():
         versions.append(ModelVersion(name=name, status=VersionStatus.BUILDING))
     names = [v.name for v in versions]
     coverages = version_coverages(names=names)
