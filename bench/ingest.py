@@ -61,7 +61,7 @@ def main() -> None:
     env = {**os.environ, "DATABASE_URL": settings.DATABASE_URL, "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
            "MEDIA_ROOT": str(settings.MEDIA_ROOT)}
     worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "gallery", "worker", "-Q", "inference,default", "-c", "1",
+        [sys.executable, "-m", "celery", "-A", "gallery", "worker", "-Q", "interactive,inference,default", "-c", "1",
          "--loglevel", "WARNING", "--without-heartbeat", "--without-gossip", "--without-mingle"],
         cwd=ROOT, env=env, start_new_session=True,
     )

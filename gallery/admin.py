@@ -37,10 +37,12 @@ class ImageAddForm(forms.ModelForm):
 @admin.register(Image)
 class ImageAdmin(admin.ModelAdmin):
     list_display = ["thumbnail", "__str__", "owner", "visibility", "analysis", "analysis_version", "created"]
-    list_filter = ["visibility", "analyses__status", "analyses__model_version"]
+    list_filter = ["visibility", "analysis_status", "analyses__status", "analyses__model_version"]
     search_fields = ["title", "owner__username", "sha256", "=id"]
     list_select_related = ["owner"]
-    readonly_fields = ["file", "content_type", "sha256", "size_bytes", "width", "height", "created"]
+    readonly_fields = ["file", "content_type", "sha256", "size_bytes", "width", "height", "created", "taken_at",
+                       "display", "thumbnail_square", "thumbnail_wide", "analysis_status", "analysis_error",
+                       "saliency_focus"]
     inlines = [ImageAnalysisInline]
     actions = ["reanalyse"]
 
@@ -51,22 +53,27 @@ class ImageAdmin(admin.ModelAdmin):
         ] + super().get_urls()
 
     def thumbnail_view(self, request, image_id):
-        """The photo for staff, whatever its owner and visibility (the public route hides private
-        photos from everyone but their owner). Scaled down in the browser."""
+        """The photo's small rendition for staff, whatever its owner and visibility (the site's
+        routes hide private photos from everyone but their owner). Before the worker has made the
+        thumbnail, the display copy (or the original), scaled down by the browser."""
         if not self.has_view_or_change_permission(request):
             raise PermissionDenied
         image = get_object_or_404(Image, pk=image_id)
-        response = FileResponse(image.file.open("rb"), content_type=image.content_type)
-        response["Cache-Control"] = "private, max-age=3600"
+        rendition = next((f for f in (image.thumbnail_wide, image.display) if f), None)
+        if rendition is not None:
+            response = FileResponse(rendition.open("rb"), content_type="image/jpeg")
+        else:
+            response = FileResponse(image.file.open("rb"), content_type=image.content_type)
+        response["Cache-Control"] = "private, max-age=300"
         return response
 
     def get_queryset(self, request):
-        # The newest analysis of each photo, as three correlated subqueries: no N+1 on the list.
+        # The newest analysis of each photo, as correlated subqueries: no query per row.
         newest = ImageAnalysis.objects.filter(image=OuterRef("pk")).order_by("-id")
         return super().get_queryset(request).annotate(
-            analysis_status=Subquery(newest.values("status")[:1]),
-            analysis_model_version=Subquery(newest.values("model_version")[:1]),
-            analysis_error=Subquery(newest.values("error")[:1]),
+            newest_analysis_status=Subquery(newest.values("status")[:1]),
+            newest_analysis_version=Subquery(newest.values("model_version")[:1]),
+            newest_analysis_error=Subquery(newest.values("error")[:1]),
         )
 
     @admin.display(description="photo")
@@ -74,18 +81,18 @@ class ImageAdmin(admin.ModelAdmin):
         return format_html('<img class="admin-thumbnail" src="{}" alt="" loading="lazy">',
                            reverse("admin:gallery_image_thumbnail", args=[image.pk]))
 
-    @admin.display(description="analysis", ordering="analysis_status")
+    @admin.display(description="analysis (newest version)", ordering="newest_analysis_status")
     def analysis(self, image):
-        status = getattr(image, "analysis_status", None)
+        status = getattr(image, "newest_analysis_status", None)
         if status is None:
             return "not analysed yet"
         if status == "failed":
-            return format_html('failed: <span class="error-text">{}</span>', image.analysis_error)
+            return format_html('failed: <span class="error-text">{}</span>', image.newest_analysis_error)
         return status
 
-    @admin.display(description="model version", ordering="analysis_model_version")
+    @admin.display(description="model version", ordering="newest_analysis_version")
     def analysis_version(self, image):
-        return getattr(image, "analysis_model_version", None) or "–"
+        return getattr(image, "newest_analysis_version", None) or "–"
 
     class Media:
         css = {"all": ["admin-extra/background-work.css"]}

@@ -11,6 +11,7 @@ from django.views.decorators.http import require_POST
 
 from gallery import selectors, services
 from gallery.forms import ImageEditForm, SignupForm, UploadForm
+from gallery.renditions import THUMBNAILS
 
 
 def signup(request: HttpRequest) -> HttpResponse:
@@ -85,11 +86,39 @@ def image_delete(request: HttpRequest, image_id) -> HttpResponse:
 
 
 def image_file(request: HttpRequest, image_id) -> FileResponse:
-    """The original photo, for its owner or, if public, anyone. Others get 404, not 403:
-    a private photo's existence is private too."""
+    """The display copy of a photo (re-encoded, no metadata), for its owner or, if public, anyone.
+    Others get 404, not 403: a private photo's existence is private too."""
     image = selectors.image_get_visible(viewer=request.user, image_id=image_id)
+    if image is None or not image.display:
+        raise Http404("No such photo.")
+    return _rendition_response(image, image.display)
+
+
+def image_thumbnail(request: HttpRequest, image_id, name: str) -> FileResponse:
+    """A saliency-cropped thumbnail; its URL carries a version, so browsers may keep it."""
+    image = selectors.image_get_visible(viewer=request.user, image_id=image_id)
+    if image is None or name not in THUMBNAILS or not image.thumbnail_file(name):
+        raise Http404("No such thumbnail.")
+    return _rendition_response(image, image.thumbnail_file(name))
+
+
+def image_original(request: HttpRequest, image_id) -> FileResponse:
+    """The uploaded bytes, exactly as sent, for the owner only (they may hold GPS coordinates),
+    as a download so a browser never renders it in the site's origin."""
+    image = selectors.image_get_owned(owner=request.user, image_id=image_id)
     if image is None:
         raise Http404("No such photo.")
-    response = FileResponse(image.file.open("rb"), content_type=image.content_type)
-    response["Cache-Control"] = "private, max-age=3600" if not image.is_public else "public, max-age=86400"
+    extension = image.file.name.rsplit(".", 1)[-1]
+    filename = f"{image.title or image.id}.{extension}"
+    response = FileResponse(image.file.open("rb"), content_type=image.content_type, as_attachment=True,
+                            filename=filename)
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+def _rendition_response(image, field) -> FileResponse:
+    response = FileResponse(field.open("rb"), content_type="image/jpeg")
+    # Renditions are immutable per name, and every URL to one carries its name's version.
+    scope = "public" if image.is_public else "private"
+    response["Cache-Control"] = f"{scope}, max-age=86400"
     return response

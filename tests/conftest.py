@@ -54,6 +54,9 @@ def _media_root(request, tmp_path):
     # Pure model tests also run without the Django plugin (-p no:django).
     if request.config.pluginmanager.hasplugin("django"):
         request.getfixturevalue("settings").MEDIA_ROOT = tmp_path / "media"
+        from django.core.cache import cache
+
+        cache.clear()  # rate-limit and throttle counters must not leak from one test into the next
 
 
 def database_url_for_tests() -> str:
@@ -80,7 +83,7 @@ def celery_worker_process(transactional_db, settings):
     }
     log = open(settings.MEDIA_ROOT.parent / "worker.log", "w+")  # noqa: SIM115
     worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "gallery", "worker", "--queues", "inference,default",
+        [sys.executable, "-m", "celery", "-A", "gallery", "worker", "--queues", settings.WORKER_QUEUES,
          "--concurrency", "1", "--loglevel", "INFO", "--without-heartbeat", "--without-gossip", "--without-mingle"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )

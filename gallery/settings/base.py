@@ -88,8 +88,35 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1  # analyses are long; do not hoard them in one worker
 CELERY_TASK_DEFAULT_QUEUE = "default"
 # Model work has its own queue so it can get its own (GPU) machines; the sweep is light.
-CELERY_TASK_ROUTES = {"inference.analyze_image": {"queue": "inference"}}
+# Searches with a new photo are people waiting on a page: their queue is listed first, and a
+# worker polls its queues in that order, so a bulk import never delays them.
+CELERY_TASK_ROUTES = {
+    "inference.analyze_image": {"queue": "inference"},
+    "search.analyze_query": {"queue": "interactive"},
+}
+WORKER_QUEUES = "interactive,inference,default"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+
+
+def _cache_url_from_broker(broker_url: str) -> str:
+    # One Redis serves the queue (db 0) and the cache (db 1) unless CACHE_URL says otherwise.
+    if broker_url.startswith("redis+socket://"):
+        return "unix://" + broker_url.removeprefix("redis+socket://").split("?")[0] + "?db=1"
+    if broker_url.startswith(("redis://", "rediss://")):
+        base, _, _db = broker_url.rpartition("/")
+        return f"{base}/1" if _db.isdigit() else f"{broker_url.rstrip('/')}/1"
+    return ""
+
+
+# Shared by every web process: throttling and login rate limits must count across gunicorn workers.
+CACHE_URL = os.environ.get("CACHE_URL") or _cache_url_from_broker(CELERY_BROKER_URL)
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+        if CACHE_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
 # Worker children load TensorFlow and the models at start-up (inference.tasks); give them time.
 CELERY_WORKER_PROC_ALIVE_TIMEOUT = 120
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
@@ -98,6 +125,7 @@ CELERY_BEAT_SCHEDULE = {
         "task": "inference.analysis_sweep",
         "schedule": float(os.environ.get("ANALYSIS_SWEEP_SECONDS", "60")),
     },
+    "prune-queries": {"task": "search.prune_queries", "schedule": 3600.0},
 }
 
 # --- storage ----------------------------------------------------------------------------------
@@ -129,6 +157,8 @@ EMBEDDING_HEAD = os.environ.get("EMBEDDING_HEAD", "")
 ANALYSIS_STUCK_SECONDS = int(os.environ.get("ANALYSIS_STUCK_SECONDS", 600))
 ANALYSIS_MAX_ATTEMPTS = int(os.environ.get("ANALYSIS_MAX_ATTEMPTS", 3))
 SIMILAR_LIMIT = 24
+# Searches with an outside photo (and their files) are deleted after this long.
+QUERY_KEEP_HOURS = int(os.environ.get("QUERY_KEEP_HOURS", 24))
 
 # --- auth, api, misc --------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
