@@ -15,7 +15,8 @@ def register_existing_versions(apps, schema_editor):
     ImageAnalysis = apps.get_model("inference", "ImageAnalysis")
     ModelVersion = apps.get_model("inference", "ModelVersion")
     names = set(ImageAnalysis.objects.values_list("model_version", flat=True).distinct())
-    counts = dict(ImageEmbedding.objects.values_list("model_version").annotate(n=Count("id")).values_list("model_version", "n"))
+    per_version = ImageEmbedding.objects.values_list("model_version").annotate(n=Count("id"))
+    counts = dict(per_version.values_list("model_version", "n"))
     now = timezone.now()
     for name in names | set(counts):
         ModelVersion.objects.get_or_create(name=name, defaults={"status": "building", "created_at": now})

@@ -49,7 +49,8 @@ def test_reindex_from_the_admin_and_watch_the_progress_bar(gallery_waiting_for_a
     page.evaluate("window.loadedOnce = true")  # gone if the page reloads: the bar must move by itself
     page.wait_for_function(
         """version => {
-            const row = Array.from(document.querySelectorAll('tr[data-version]')).find(r => r.dataset.version === version);
+            const rows = Array.from(document.querySelectorAll('tr[data-version]'));
+            const row = rows.find(r => r.dataset.version === version);
             return row && row.querySelector('progress').value === 100;
         }""",
         arg=MODEL_VERSION, timeout=(WORKER_START_TIMEOUT_S + 60) * 1000,

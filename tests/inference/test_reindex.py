@@ -366,3 +366,35 @@ def test_command_wait_reports_progress_and_gives_up_on_timeout(make_user, no_bro
         call_command("reindex", "--all", "--wait", "--timeout", "0.2", "--poll", "0.1",
                      stdout=StringIO(), stderr=StringIO())
     assert ImageAnalysis.objects.filter(model_version=MODEL_VERSION).count() == 2, "the marks stay"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_upgrade_registers_stored_versions_and_activates_the_one_that_served():
+    """An install from before the registry: its versions get rows and the version with the most
+    vectors (what search used under the old rule) is active, so search does not change."""
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    executor = MigrationExecutor(connection)
+    executor.migrate([("inference", "0001_initial")])
+    gallery_now = [node for node in executor.loader.graph.leaf_nodes() if node[0] == "gallery"]
+    before = [("inference", "0001_initial"), *gallery_now]
+    old_apps = executor.loader.project_state(before).apps
+    User = old_apps.get_model("auth", "User")
+    OldImage = old_apps.get_model("gallery", "Image")
+    owner = User.objects.create(username="legacy")
+    images = [OldImage.objects.create(owner=owner, file=f"images/{n}.jpg", content_type="image/jpeg",
+                                      sha256=f"{n:064x}", size_bytes=1, width=4, height=3) for n in range(3)]
+    v = [1.0] * EMBEDDING_DIM
+    for version, photos in ((OLD, images), (NEW, images[:1])):
+        for image in photos:
+            old_apps.get_model("inference", "ImageAnalysis").objects.create(image=image, model_version=version,
+                                                                            status="done")
+            old_apps.get_model("inference", "ImageEmbedding").objects.create(
+                image=image, model_version=version, vector=v, whole_vector=v, crop_vector=v)
+
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(executor.loader.graph.leaf_nodes())
+    assert dict(ModelVersion.objects.values_list("name", "status")) == {OLD: "active", NEW: "building"}
+    assert selectors.embedding_version_serving() == OLD
