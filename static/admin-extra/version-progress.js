@@ -1,6 +1,11 @@
 // Moves the model versions page's progress bars: polls the staff-only progress endpoint.
 (function () {
   "use strict";
+  // Destructive buttons (force activate, prune) ask first.
+  document.addEventListener("click", (event) => {
+    const button = event.target.closest("button[data-confirm]");
+    if (button && !window.confirm(button.dataset.confirm)) event.preventDefault();
+  });
   const table = document.querySelector("table.versions[data-progress-url]");
   if (!table) return;
   const url = table.dataset.progressUrl;

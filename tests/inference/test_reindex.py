@@ -398,3 +398,15 @@ def test_upgrade_registers_stored_versions_and_activates_the_one_that_served():
     executor.migrate(executor.loader.graph.leaf_nodes())
     assert dict(ModelVersion.objects.values_list("name", "status")) == {OLD: "active", NEW: "building"}
     assert selectors.embedding_version_serving() == OLD
+
+
+def test_admin_thumbnail_serves_any_photo_to_staff_only(admin_client, client, make_user, no_broker):
+    from gallery import services as gallery_services
+    from tests.conftest import photo_bytes
+
+    owner = make_user("private-owner")
+    image = gallery_services.image_create(owner=owner, data=photo_bytes(3), filename="p.jpg")
+    response = admin_client.get(f"/admin/gallery/image/{image.id}/thumbnail/")
+    assert response.status_code == 200 and b"".join(response.streaming_content)[:2] == b"\xff\xd8"
+    client.force_login(make_user("someone"))
+    assert client.get(f"/admin/gallery/image/{image.id}/thumbnail/").status_code == 302
