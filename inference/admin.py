@@ -67,10 +67,18 @@ class ImageAnalysisAdmin(admin.ModelAdmin):
 
     @admin.action(description="Run the sweep now (queue marked, missing and stuck analyses)")
     def sweep_now(self, request, queryset):
-        from inference.tasks import analysis_sweep_task
+        sweep_queue_logged(self, request)
 
-        analysis_sweep_task.delay()
-        self.message_user(request, "The sweep was queued; a worker runs it in a moment.", messages.SUCCESS)
+
+def sweep_queue_logged(model_admin: admin.ModelAdmin, request: HttpRequest) -> None:
+    """Queue one sweep now (it runs on a worker, never in the request), noted on the version it serves."""
+    from inference.tasks import analysis_sweep_task
+
+    analysis_sweep_task.delay()
+    version = ModelVersion.objects.filter(name=selectors.version_built_by_workers()).first()
+    if version is not None:
+        model_admin.log_change(request, version, "Ran the sweep.")
+    model_admin.message_user(request, "The sweep was queued; a worker runs it in a moment.", messages.SUCCESS)
 
 
 def analysis_retry_logged(model_admin: admin.ModelAdmin, request: HttpRequest, analysis: ImageAnalysis) -> None:
@@ -259,9 +267,6 @@ class ModelVersionAdmin(admin.ModelAdmin):
         return redirect("admin:inference_jobs")
 
     def jobs_sweep(self, request: HttpRequest) -> HttpResponse:
-        from inference.tasks import analysis_sweep_task
-
         self._require_change(request)
-        analysis_sweep_task.delay()
-        self.message_user(request, "The sweep was queued; a worker runs it in a moment.", messages.SUCCESS)
+        sweep_queue_logged(self, request)
         return redirect("admin:inference_jobs")

@@ -153,6 +153,10 @@ class JobsOverview:
     marked: int  # waiting for the sweep
     now: datetime
 
+    @property
+    def per_minute_last_hour(self) -> float:
+        return round((self.done_last_hour + self.failed_last_hour) / 60, 1)
+
 
 def jobs_overview(*, failures: int = 20) -> JobsOverview:
     now = timezone.now()

@@ -410,3 +410,14 @@ def test_admin_thumbnail_serves_any_photo_to_staff_only(admin_client, client, ma
     assert response.status_code == 200 and b"".join(response.streaming_content)[:2] == b"\xff\xd8"
     client.force_login(make_user("someone"))
     assert client.get(f"/admin/gallery/image/{image.id}/thumbnail/").status_code == 302
+
+
+def test_sweep_now_is_queued_for_a_worker_and_logged(admin_client, admin_user, make_user, no_broker):
+    services.analysis_sweep(version=NEW)  # a worker building NEW has swept before
+    broker_queues_purge()
+    try:
+        admin_client.post("/admin/inference/modelversion/jobs/sweep/")
+        assert selectors.broker_queue_lengths()[0]["default"] == 1, "one sweep message for a worker"
+    finally:
+        broker_queues_purge()
+    assert LogEntry.objects.get(user=admin_user).change_message == "Ran the sweep."
