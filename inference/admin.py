@@ -181,7 +181,8 @@ class ModelVersionAdmin(admin.ModelAdmin):
         return JsonResponse({
             "serving": selectors.embedding_version_serving(),
             "versions": [
-                {"name": r.version.name, "status": r.version.status, "total": r.coverage.total,
+                {"name": r.version.name, "status": r.version.status,
+                 "status_label": r.version.get_status_display(), "total": r.coverage.total,
                  "done": r.coverage.done, "failed": r.coverage.failed, "running": r.coverage.running,
                  "queued": r.coverage.queued, "marked": r.coverage.marked, "percent": r.coverage.percent,
                  "complete": r.coverage.complete, "median_ms": r.median_ms}

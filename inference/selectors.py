@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import connection
 from django.db.models import BooleanField, Count, ExpressionWrapper, Q
 from django.utils import timezone
@@ -17,8 +18,6 @@ from inference.versions import MODEL_VERSION
 logger = logging.getLogger(__name__)
 
 FINISHED = (AnalysisStatus.DONE, AnalysisStatus.FAILED)
-#: Queues the workers consume (settings.CELERY_TASK_ROUTES and the default queue).
-WORKER_QUEUES = ("inference", "default")
 #: A worker that has not swept for this long no longer counts as "the workers build X".
 WORKERS_SEEN_WITHIN = timedelta(minutes=10)
 
@@ -191,15 +190,20 @@ def broker_queue_lengths() -> tuple[dict[str, int | None], str]:
         with app.connection_for_read() as conn:
             conn.ensure_connection(max_retries=1)
             channel = conn.default_channel
-            for name in WORKER_QUEUES:
+            for name in worker_queues():
                 try:
                     lengths[name] = channel.queue_declare(queue=name, passive=True).message_count
                 except conn.channel_errors:
                     lengths[name] = 0  # never declared: nothing was ever queued there
     except Exception as exc:  # noqa: BLE001 - any broker failure is shown on the dashboard
         logger.warning("cannot read queue lengths from the broker: %s", exc)
-        return {name: None for name in WORKER_QUEUES}, f"{type(exc).__name__}: {exc}"
+        return {name: None for name in worker_queues()}, f"{type(exc).__name__}: {exc}"
     return lengths, ""
+
+
+def worker_queues() -> list[str]:
+    """The queues workers consume, in the order they poll them (settings.WORKER_QUEUES)."""
+    return [name.strip() for name in settings.WORKER_QUEUES.split(",") if name.strip()]
 
 
 def image_analysis_latest(*, image_id) -> ImageAnalysis | None:

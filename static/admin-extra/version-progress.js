@@ -17,7 +17,7 @@
       if (!row) continue;
       const bar = row.querySelector("progress");
       if (bar) { bar.value = version.percent; bar.textContent = version.percent + "%"; }
-      const fields = { percent: version.percent.toFixed(1) + "%", finished: version.done + version.failed, total: version.total,
+      const fields = { status: version.status_label, percent: version.percent.toFixed(1) + "%", finished: version.done + version.failed, total: version.total,
         failed: version.failed, running: version.running, queued: version.queued, marked: version.marked,
         median_ms: version.median_ms === null ? "–" : version.median_ms + " ms" };
       for (const [name, value] of Object.entries(fields)) {

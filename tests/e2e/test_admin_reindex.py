@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from inference.versions import MODEL_VERSION
-from tests.e2e.test_end_to_end import browser  # noqa: F401 - the shared Chromium fixture
+from tests.e2e.conftest import snap
 from tests.inference.test_reindex_worker import (  # noqa: F401 - the worker fixture
     WORKER_START_TIMEOUT_S,
     uploaded_without_analysis,
@@ -18,17 +18,10 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 PHOTOS = 5
 
 
-@pytest.fixture
-def gallery_waiting_for_analysis(make_user, admin_user):
-    # Set up before the browser starts: Django refuses database calls inside Playwright's event loop.
-    return uploaded_without_analysis(make_user, PHOTOS)
-
-
-def test_reindex_from_the_admin_and_watch_the_progress_bar(gallery_waiting_for_analysis, workers,  # noqa: F811
-                                                           live_server, browser):  # noqa: F811
+def test_reindex_from_the_admin_and_watch_the_progress_bar(workers, page, make_user, admin_user):  # noqa: F811
+    uploaded_without_analysis(make_user, PHOTOS)
     workers()
-    page = browser.new_page()
-    page.goto(f"{live_server.url}/admin/login/?next=/admin/")
+    page.goto("/admin/login/?next=/admin/")
     page.fill("#id_username", "admin")
     page.fill("#id_password", "password")
     page.click("input[type=submit]")
@@ -56,11 +49,15 @@ def test_reindex_from_the_admin_and_watch_the_progress_bar(gallery_waiting_for_a
         arg=MODEL_VERSION, timeout=(WORKER_START_TIMEOUT_S + 60) * 1000,
     )
     assert page.evaluate("window.loadedOnce") is True
+    snap(page, "admin-model-versions")
     assert row.locator('[data-field="percent"]').inner_text() == "100.0%"
     assert row.locator('[data-field="finished"]').inner_text() == str(PHOTOS)
     assert row.locator('[data-field="failed"]').inner_text() == "0"
+    # A fresh install: the first version to finish a photo became the active one, live on the page.
+    assert row.locator('[data-field="status"]').inner_text() == "Active"
 
     # The jobs dashboard shows the hour's work.
-    page.goto(f"{live_server.url}/admin/inference/modelversion/jobs/")
+    page.goto("/admin/inference/modelversion/jobs/")
     assert page.locator(".done-last-hour").inner_text() == str(PHOTOS)
     assert page.locator(".queue-inference").inner_text() == "0"
+    snap(page, "admin-jobs")

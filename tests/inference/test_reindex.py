@@ -204,7 +204,7 @@ def broker_queues_purge() -> None:
     from gallery.celery import app
 
     with app.connection_for_write() as conn:
-        for name in selectors.WORKER_QUEUES:
+        for name in selectors.worker_queues():
             conn.default_channel.queue_purge(name)
 
 
@@ -217,7 +217,7 @@ def test_queue_lengths_come_from_the_real_broker():
             image_analyze_task.delay("00000000-0000-0000-0000-000000000000")
         analysis_sweep_task.delay()
         lengths, error = selectors.broker_queue_lengths()
-        assert error == "" and lengths == {"inference": 3, "default": 1}
+        assert error == "" and lengths["inference"] == 3 and lengths["default"] == 1
     finally:
         broker_queues_purge()
 

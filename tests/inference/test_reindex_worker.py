@@ -29,7 +29,7 @@ def broker_queues_purge() -> None:
     from gallery.celery import app
 
     with app.connection_for_write() as conn:
-        for name in selectors.WORKER_QUEUES:
+        for name in selectors.worker_queues():
             conn.default_channel.queue_purge(name)
 
 
@@ -45,7 +45,7 @@ def workers(settings, tmp_path):
                "MEDIA_ROOT": str(settings.MEDIA_ROOT), **env_extra}
         log = open(tmp_path / f"worker-{len(started)}.log", "w")  # noqa: SIM115 - closed with the process
         worker = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "gallery", "worker", "--queues", "inference,default",
+            [sys.executable, "-m", "celery", "-A", "gallery", "worker", "--queues", settings.WORKER_QUEUES,
              "--concurrency", "1", "--loglevel", "INFO", "--without-heartbeat", "--without-gossip",
              "--without-mingle"],
             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
