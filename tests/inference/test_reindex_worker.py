@@ -105,6 +105,9 @@ def test_killed_worker_mid_reindex_is_finished_by_a_new_one_without_duplicates(w
     first.wait()
     done_at_kill = ImageAnalysis.objects.filter(status=AnalysisStatus.DONE).count()
     assert done_at_kill < count, "the worker finished before it could be killed; the test proves nothing"
+    # The photo the dead worker was in the middle of: its message died with it (unacknowledged),
+    # so only the sweep's stuck-job path can finish it.
+    running_at_kill = set(ImageAnalysis.objects.filter(status=AnalysisStatus.RUNNING).values_list("pk", flat=True))
 
     # The new worker treats a job as stuck after 2 s; the sweep re-queues what the dead one held.
     settings.ANALYSIS_STUCK_SECONDS = 2
@@ -117,6 +120,8 @@ def test_killed_worker_mid_reindex_is_finished_by_a_new_one_without_duplicates(w
         return ImageAnalysis.objects.filter(status=AnalysisStatus.DONE).count() == count
     wait_for(all_done, timeout=WORKER_START_TIMEOUT_S, interval=2.5, message="the new worker to finish the re-index")
 
+    if running_at_kill:
+        assert set(ImageAnalysis.objects.filter(pk__in=running_at_kill).values_list("attempts", flat=True)) == {2}
     per_photo = ImageAnalysis.objects.values("image_id").annotate(n=Count("id"))
     assert sorted(row["n"] for row in per_photo) == [1] * count
     assert ImageEmbedding.objects.values("image_id").annotate(n=Count("id")).filter(n__gt=1).count() == 0
