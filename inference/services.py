@@ -174,7 +174,6 @@ def reindex_mark(*, version: str, scope: str, image_ids: list[str] | None = None
     where the last one stopped. Done results stay in place (and keep serving) until replaced.
     """
     from inference.selectors import version_built_by_workers
-    from inference.tasks import analysis_sweep_task
 
     if scope not in ReindexScope.values:
         raise ValueError(f"scope must be one of {ReindexScope.values}, not {scope!r}")
@@ -196,9 +195,18 @@ def reindex_mark(*, version: str, scope: str, image_ids: list[str] | None = None
         marked = existing.update(status=AnalysisStatus.PENDING, error="", attempts=0, queued_at=None)
         if scope != ReindexScope.FAILED:
             marked += _missing_analyses_mark(version=version, image_ids=image_ids)
-        analysis_sweep_task.delay_on_commit()  # start now rather than at the next beat
+        transaction.on_commit(_sweep_kick)  # start now rather than at the next beat
     return ReindexMarked(version=version, scope=scope, marked=marked,
                          built_by_workers=version == version_built_by_workers())
+
+
+def _sweep_kick() -> None:
+    from inference.tasks import analysis_sweep_task
+
+    try:
+        analysis_sweep_task.delay()
+    except Exception:  # noqa: BLE001 - the marks are committed; the beat's next sweep picks them up
+        logger.warning("could not queue a sweep now; the next scheduled sweep will", exc_info=True)
 
 
 def images_reindex(*, image_ids: list[str]) -> int:
