@@ -283,7 +283,8 @@ def analysis_sweep(*, version: str | None = None, batch: int = SWEEP_BATCH) -> d
             rows.filter(status=AnalysisStatus.PENDING, queued_at__isnull=True)
             .order_by("id").select_for_update(skip_locked=True).values_list("image_id", flat=True)[:budget]
         )
-        rows.filter(image_id__in=stuck_ids + marked_ids).update(queued_at=now)
+        # Back to pending: a re-queued job counts as in flight until it is stuck again.
+        rows.filter(image_id__in=stuck_ids + marked_ids).update(status=AnalysisStatus.PENDING, queued_at=now)
         for image_id in stuck_ids + marked_ids:
             image_analyze_task.delay_on_commit(str(image_id))
     counts = {"missing": missing, "stuck": len(stuck_ids), "queued": len(marked_ids), "gave_up": gave_up}

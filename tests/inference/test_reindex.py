@@ -120,6 +120,9 @@ def test_sweep_requeues_a_dead_workers_job_and_gives_up_after_max_attempts(make_
                                  started_at=long_ago, attempts=settings.ANALYSIS_MAX_ATTEMPTS)
     counts = services.analysis_sweep(version=NEW)
     assert (counts["stuck"], counts["gave_up"]) == (1, 1)
+    requeued = ImageAnalysis.objects.get(image=dying)
+    assert requeued.status == AnalysisStatus.PENDING and requeued.queued_at > long_ago
+    assert services.analysis_sweep(version=NEW)["stuck"] == 0, "in flight again, not stuck"
     gave_up = ImageAnalysis.objects.get(image=hopeless)
     assert gave_up.status == AnalysisStatus.FAILED and "Stopped after" in gave_up.error
 
