@@ -209,15 +209,6 @@ def _sweep_kick() -> None:
         logger.warning("could not queue a sweep now; the next scheduled sweep will", exc_info=True)
 
 
-def images_reindex(*, image_ids: list[str]) -> int:
-    """Analyse these photos again with the version the workers build (admin "re-analyse")."""
-    from inference.selectors import version_built_by_workers
-
-    result = reindex_mark(version=version_built_by_workers(), scope=ReindexScope.ALL,
-                          image_ids=[str(i) for i in image_ids])
-    return result.marked
-
-
 def _missing_analyses_mark(*, version: str, image_ids: list[str] | None = None,
                            created_before=None) -> int:
     """One INSERT ... SELECT of marked rows for photos that have no analysis of ``version``."""
