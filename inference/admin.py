@@ -51,9 +51,12 @@ class ImageAnalysisAdmin(admin.ModelAdmin):
     @admin.action(description="Retry failed or stuck analyses")
     def retry(self, request, queryset):
         todo = list(queryset.exclude(status=AnalysisStatus.DONE))
-        for analysis in todo:
-            analysis_retry_logged(self, request, analysis)
-        self.message_user(request, f"Queued {len(todo)} analysis(es) again.", messages.SUCCESS)
+        queued = sum(analysis_retry_logged(self, request, analysis) for analysis in todo)
+        self.message_user(request, f"Queued {queued} analysis(es) again.", messages.SUCCESS)
+        if queued < len(todo):
+            self.message_user(request, f"{len(todo) - queued} belong to a version the workers do not build "
+                              f"({selectors.version_built_by_workers()}): marked, they wait for workers "
+                              "configured with that version's models.", messages.WARNING)
 
     @admin.action(description="Re-analyse these photos (same model version, through the sweep)")
     def reanalyse(self, request, queryset):
@@ -81,9 +84,10 @@ def sweep_queue_logged(model_admin: admin.ModelAdmin, request: HttpRequest) -> N
     model_admin.message_user(request, "The sweep was queued; a worker runs it in a moment.", messages.SUCCESS)
 
 
-def analysis_retry_logged(model_admin: admin.ModelAdmin, request: HttpRequest, analysis: ImageAnalysis) -> None:
-    services.analysis_retry(analysis=analysis)
-    model_admin.log_change(request, analysis, "Retried.")
+def analysis_retry_logged(model_admin: admin.ModelAdmin, request: HttpRequest, analysis: ImageAnalysis) -> bool:
+    queued = services.analysis_retry(analysis=analysis)
+    model_admin.log_change(request, analysis, "Retried." if queued else "Marked for retry by its version's workers.")
+    return queued
 
 
 class ImageAnalysisInline(admin.TabularInline):
@@ -262,9 +266,12 @@ class ModelVersionAdmin(admin.ModelAdmin):
         analysis = get_object_or_404(ImageAnalysis, pk=analysis_id)
         if analysis.status == AnalysisStatus.DONE:
             self.message_user(request, "That analysis is done; nothing to retry.", messages.INFO)
-        else:
-            analysis_retry_logged(analysis_admin, request, analysis)
+        elif analysis_retry_logged(analysis_admin, request, analysis):
             self.message_user(request, f"Queued {analysis.image} again.", messages.SUCCESS)
+        else:
+            self.message_user(request, f"{analysis.image}: marked for retry. Its version ({analysis.model_version}) "
+                              "is not the one the workers build; it waits for workers configured with its models.",
+                              messages.WARNING)
         return redirect("admin:inference_jobs")
 
     def jobs_sweep(self, request: HttpRequest) -> HttpResponse:

@@ -138,18 +138,27 @@ def image_analyze(*, image_id: str) -> ImageAnalysis | None:
     return analysis
 
 
-def analysis_retry(*, analysis: ImageAnalysis) -> None:
-    """Queue a failed (or stuck) analysis again; the person asked, so attempts start over."""
+def analysis_retry(*, analysis: ImageAnalysis) -> bool:
+    """Analyse a failed (or stuck) photo again; the person asked, so attempts start over.
+
+    True when it was queued now. An analysis of a version the running workers do not build is
+    marked instead (False): a worker would make the version it builds, not this one, so the
+    mark waits for the sweep of workers configured with that version's models.
+    """
+    from inference.selectors import version_built_by_workers
     from inference.tasks import image_analyze_task
 
+    queue_now = analysis.model_version == version_built_by_workers()
     with transaction.atomic():
         ImageAnalysis.objects.filter(pk=analysis.pk).exclude(status=AnalysisStatus.DONE).update(
-            status=AnalysisStatus.PENDING, error="", attempts=0, queued_at=timezone.now()
+            status=AnalysisStatus.PENDING, error="", attempts=0, queued_at=timezone.now() if queue_now else None
         )
         Image.objects.filter(pk=analysis.image_id).exclude(analysis_status=AnalysisState.DONE).update(
             analysis_status=AnalysisState.PENDING, analysis_error=""
         )
-        image_analyze_task.delay_on_commit(str(analysis.image_id))
+        if queue_now:
+            image_analyze_task.delay_on_commit(str(analysis.image_id))
+    return queue_now
 
 
 class ReindexScope(models.TextChoices):

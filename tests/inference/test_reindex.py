@@ -301,6 +301,7 @@ def test_jobs_dashboard_shows_failures_and_retries_them(admin_client, admin_user
     images = photo_rows(make_user(), 3)
     analysed(images[:1], NEW)
     analysed(images[1:2], NEW, status=AnalysisStatus.FAILED, error="OSError: truncated file", attempts=3)
+    ModelVersion.objects.create(name=NEW, workers_seen_at=timezone.now())  # the workers build NEW
     ImageAnalysis.objects.create(image=images[2], model_version=NEW, status=AnalysisStatus.RUNNING,
                                  started_at=timezone.now())
     page = admin_client.get("/admin/inference/modelversion/jobs/").content.decode()
@@ -443,3 +444,17 @@ def test_reindex_with_the_broker_down_keeps_the_marks(make_user, monkeypatch, dj
     assert result.marked == 2
     assert ImageAnalysis.objects.filter(model_version=NEW, queued_at__isnull=True).count() == 2
     assert "could not queue a sweep now" in caplog.text
+
+
+def test_retry_of_a_version_the_workers_do_not_build_waits_for_its_workers(admin_client, make_user, no_broker,
+                                                                         django_capture_on_commit_callbacks):
+    image, = photo_rows(make_user(), 1)
+    analysed([image], OLD, status=AnalysisStatus.FAILED, error="boom")
+    services.analysis_sweep(version=NEW)  # the running workers build NEW
+    failed = ImageAnalysis.objects.get(model_version=OLD)
+    with django_capture_on_commit_callbacks(execute=False) as sent:
+        page = admin_client.post(f"/admin/inference/modelversion/jobs/retry/{failed.pk}/", follow=True)
+    assert "is not the one the workers build" in page.content.decode()
+    assert sent == [], "a NEW worker would not make an OLD analysis: nothing is queued"
+    assert ImageAnalysis.objects.get(pk=failed.pk).is_marked, "the mark waits for OLD's workers and their sweep"
+    assert services.analysis_sweep(version=OLD)["queued"] == 1
