@@ -1,9 +1,9 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
-from rest_framework.authtoken.views import obtain_auth_token
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from gallery import api, views
+from gallery import api_auth, api_common, views
 
 gallery_patterns = [
     path("", views.explore, name="explore"),
@@ -14,9 +14,6 @@ gallery_patterns = [
     path("photos/<uuid:image_id>/thumbnail/<str:name>.jpg", views.image_thumbnail, name="thumbnail"),
     path("photos/<uuid:image_id>/edit", views.image_edit, name="edit"),
     path("photos/<uuid:image_id>/delete", views.image_delete, name="delete"),
-    path("api/images/", api.ImageListCreateApi.as_view(), name="api_images"),
-    path("api/images/<uuid:image_id>/", api.ImageDetailApi.as_view(), name="api_image"),
-    path("api/explore/", api.ExploreApi.as_view(), name="api_explore"),
 ]
 
 urlpatterns = [
@@ -26,6 +23,13 @@ urlpatterns = [
     path("accounts/signup/", views.signup, name="signup"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("api/token/", obtain_auth_token, name="api_token"),
+    # The stable sign-in URL for apps (also at /api/v1/auth/token/): username + password -> token.
+    path("api/token/", api_auth.TokenCreateUnversionedApi.as_view(), name="api_token"),
+    path("api/v1/", include("gallery.api_urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api_schema"), name="api_docs"),
     path("admin/", admin.site.urls),
 ]
+
+# Unknown URLs under /api/ answer in the API's error shape; pages keep Django's 404 page.
+handler404 = api_common.not_found_view
