@@ -6,14 +6,14 @@ gallery.api_urls; errors, throttles and paging in gallery.api_common.
 
 from __future__ import annotations
 
-from django.http import Http404
+from django.http import FileResponse, Http404
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.generics import GenericAPIView
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
-from rest_framework.permissions import AllowAny
+from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -28,7 +28,7 @@ from gallery.api_common import (
     api_error_from_validation,
 )
 from gallery.models import Album, AnalysisState, Image, Visibility
-from inference.selectors import image_analyses_latest
+from inference.selectors import image_analyses_latest, image_analysis_latest
 
 TAG_PHOTOS, TAG_PUBLIC, TAG_ALBUMS = "photos", "public photos", "albums"
 
@@ -96,15 +96,23 @@ class PhotoSummarySerializer(serializers.ModelSerializer):
 
     def _overlay_url(self, image: Image) -> str | None:
         analysis = self.context.get("analyses", {}).get(image.id)
-        return reverse("search:overlay", args=[image.id]) if analysis and analysis.overlay else None
+        return reverse("api:photo_overlay", args=[image.id]) if analysis and analysis.overlay else None
 
     @extend_schema_field(PhotoUrlsSerializer)
     def get_urls(self, image: Image) -> dict:
+        # API URLs, so a token opens them as well as a session; renditions carry their version,
+        # as on the pages, so clients may cache them.
+        def rendition(field, page_url: str, url_name: str, *args) -> str | None:
+            version = page_url.partition("?")[2]
+            return f"{reverse(url_name, args=[image.id, *args])}?{version}" if field else None
+
         return {
-            "display": self._absolute(image.display_url if image.display else None),
-            "original": self._absolute(reverse("gallery:original", args=[image.id]) if self._is_owner(image) else None),
-            "thumbnail_square": self._absolute(image.thumbnail_url("square") if image.thumbnail_square else None),
-            "thumbnail_wide": self._absolute(image.thumbnail_url("wide") if image.thumbnail_wide else None),
+            "display": self._absolute(rendition(image.display, image.display_url, "api:photo_display")),
+            "original": self._absolute(reverse("api:photo_original", args=[image.id]) if self._is_owner(image) else None),
+            "thumbnail_square": self._absolute(rendition(image.thumbnail_square, image.thumbnail_url("square"),
+                                                         "api:photo_thumbnail", "square")),
+            "thumbnail_wide": self._absolute(rendition(image.thumbnail_wide, image.thumbnail_url("wide"),
+                                                       "api:photo_thumbnail", "wide")),
             "overlay": self._absolute(self._overlay_url(image)),
             "page": self._absolute(image.get_absolute_url()),
         }
@@ -268,6 +276,81 @@ class PhotoDetailApi(APIView):
         if selectors.image_get_visible(viewer=request.user, image_id=photo_id) is not None:
             raise ApiError(status_code=403, code="permission_denied", message="Only its owner can change a photo.")
         raise Http404
+
+
+class _FileApi(APIView):
+    """Serves a file to a token or a session. Errors are JSON whatever the client's Accept header."""
+
+    permission_classes = [AllowAny]
+
+    def perform_content_negotiation(self, request, force=False):
+        return super().perform_content_negotiation(request, force=True)
+
+    @staticmethod
+    def _visible(request, photo_id) -> Image:
+        image = selectors.image_get_visible(viewer=request.user, image_id=photo_id)
+        if image is None:
+            raise Http404
+        return image
+
+    @staticmethod
+    def _file_response(image: Image, field, content_type: str) -> FileResponse:
+        if not field:
+            raise Http404
+        response = FileResponse(field.open("rb"), content_type=content_type)
+        # Every URL to a file carries its version (or the overlay's short life): safe to cache.
+        response["Cache-Control"] = f"{'public' if image.is_public else 'private'}, max-age=86400"
+        return response
+
+
+def _file_schema(summary: str, content_type: str, *, owner_only: bool = False, extra=()) -> dict:
+    codes = (401, 404) if owner_only else (404,)
+    return dict(tags=[TAG_PHOTOS], summary=summary, parameters=[_PHOTO_ID, *extra],
+                responses={(200, content_type): OpenApiResponse(OpenApiTypes.BINARY, description="The file."),
+                           **errors(*codes)})
+
+
+class PhotoOriginalApi(_FileApi):
+    permission_classes = [IsAuthenticated]  # and then the owner only: it may carry GPS coordinates
+
+    @extend_schema(operation_id="photos_original", **_file_schema(
+        "The exact uploaded bytes (owner only), as a download", "application/octet-stream", owner_only=True))
+    def get(self, request, photo_id):
+        image = selectors.image_get_owned(owner=request.user, image_id=photo_id)
+        if image is None:
+            raise Http404
+        extension = image.file.name.rsplit(".", 1)[-1]
+        response = FileResponse(image.file.open("rb"), content_type=image.content_type, as_attachment=True,
+                                filename=f"{image.title or image.id}.{extension}")
+        response["Cache-Control"] = "private, no-store"
+        return response
+
+
+class PhotoDisplayApi(_FileApi):
+    @extend_schema(operation_id="photos_display", **_file_schema(
+        "The display copy: re-encoded JPEG without metadata", "image/jpeg"))
+    def get(self, request, photo_id):
+        image = self._visible(request, photo_id)
+        return self._file_response(image, image.display, "image/jpeg")
+
+
+class PhotoThumbnailApi(_FileApi):
+    @extend_schema(operation_id="photos_thumbnail", **_file_schema(
+        "A saliency-cropped thumbnail (JPEG)", "image/jpeg",
+        extra=[OpenApiParameter("name", str, OpenApiParameter.PATH, enum=["square", "wide"])]))
+    def get(self, request, photo_id, name: str):
+        image = self._visible(request, photo_id)
+        if name not in ("square", "wide"):
+            raise Http404
+        return self._file_response(image, image.thumbnail_file(name), "image/jpeg")
+
+
+class PhotoOverlayApi(_FileApi):
+    @extend_schema(operation_id="photos_overlay", **_file_schema("The saliency heat map (PNG)", "image/png"))
+    def get(self, request, photo_id):
+        image = self._visible(request, photo_id)
+        analysis = image_analysis_latest(image_id=image.id)
+        return self._file_response(image, analysis.overlay if analysis else None, "image/png")
 
 
 class PublicPhotoListApi(GenericAPIView):

@@ -158,14 +158,10 @@ class NewestFirstCursorPagination(CursorPagination):
     ordering = ("-created", "-id")
     page_size_query_param = "page_size"
 
-    @property
-    def page_size(self) -> int:
-        return settings.API_PAGE_SIZE
-
-    @property
-    def max_page_size(self) -> int:
-        return settings.API_MAX_PAGE_SIZE
-
+    def get_page_size(self, request) -> int:
+        self.max_page_size = settings.API_MAX_PAGE_SIZE
+        self.page_size = settings.API_PAGE_SIZE  # the default, when the client does not ask
+        return super().get_page_size(request)
 
 def not_found_view(request, exception):
     """handler404: JSON in the error shape under /api/, Django's page everywhere else."""

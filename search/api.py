@@ -44,9 +44,10 @@ class SimilarPhotoSerializer(serializers.Serializer):
 
     def to_representation(self, instance):
         data = super().to_representation(instance)
+        # The API's overlay URL (a token opens it), not the page's.
+        url = reverse("api:photo_overlay", args=[instance.image.id]) if instance.overlay_url else None
         request = self.context.get("request")
-        if data["overlay_url"] and request:
-            data["overlay_url"] = request.build_absolute_uri(data["overlay_url"])
+        data["overlay_url"] = request.build_absolute_uri(url) if url and request else url
         return data
 
 
