@@ -64,3 +64,8 @@ def assert_error(response, status: int, code: str | None = None) -> dict:
     if code is not None:
         assert body["error"]["code"] == code, body
     return body["error"]
+
+
+@pytest.fixture(autouse=True)
+def _tus_chunks_in_tmp(settings, tmp_path):
+    settings.REST_FRAMEWORK_TUS = {**settings.REST_FRAMEWORK_TUS, "UPLOAD_DIR": str(tmp_path / "tus")}
