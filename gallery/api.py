@@ -359,7 +359,7 @@ class PublicPhotoListApi(GenericAPIView):
     serializer_class = PhotoSerializer
 
     @extend_schema(tags=[TAG_PUBLIC], operation_id="public_photos_list", summary="Everyone's public photos",
-                   responses={200: PhotoSerializer(many=True)})
+                   responses={200: PhotoSerializer(many=True), **errors(400, e400="A malformed `cursor`.")})
     def get(self, request):
         page = self.paginate_queryset(selectors.image_queryset_public())
         return self.get_paginated_response(photo_data(request, page))

@@ -163,6 +163,14 @@ class NewestFirstCursorPagination(CursorPagination):
         self.page_size = settings.API_PAGE_SIZE  # the default, when the client does not ask
         return super().get_page_size(request)
 
+    def decode_cursor(self, request):
+        try:
+            return super().decode_cursor(request)
+        except exceptions.NotFound:  # DRF's answer; but the list exists, the parameter is wrong
+            message = "This cursor was not given out by the API; follow `next` and `previous`."
+            raise ApiError(status_code=400, code="invalid_cursor", message=message,
+                           fields={self.cursor_query_param: [message]}) from None
+
 def not_found_view(request, exception):
     """handler404: JSON in the error shape under /api/, Django's page everywhere else."""
     from django.http import JsonResponse

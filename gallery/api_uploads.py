@@ -224,6 +224,10 @@ class PhotoUploadViewSet(TusCreateMixin, TusPatchMixin, TusHeadMixin, TusTermina
         return Response(ResumableUploadSerializer(self.get_object()).data)
 
     def partial_update(self, request, *args, **kwargs):
+        if request.META.get("CONTENT_TYPE") != TusUploadStreamParser.media_type:
+            # As tus says; drf-tus itself would fail on a request without a Content-Type.
+            raise ApiError(status_code=415, code="unsupported_media_type",
+                           message=f"Send chunks as {TusUploadStreamParser.media_type}.")
         response = super().partial_update(request, *args, **kwargs)
         if response.status_code != status.HTTP_204_NO_CONTENT:
             return response
