@@ -202,12 +202,12 @@ class PhotoListCreateApi(GenericAPIView):
         filters = PhotoFilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
         params = filters.validated_data
-        photos = selectors.image_queryset_owned(
-            owner=request.user, album_id=params.get("album"), visibility=params.get("visibility"),
-            analysis_status=params.get("status"), taken_after=params.get("taken_after"),
-            taken_before=params.get("taken_before"), created_after=params.get("uploaded_after"),
-            created_before=params.get("uploaded_before"),
-        )
+        photos = selectors.image_queryset_owned(owner=request.user, filters=selectors.ImageFilters(
+            album_id=str(params.get("album") or ""), visibility=params.get("visibility", ""),
+            status=params.get("status", ""), taken_after=params.get("taken_after"),
+            taken_before=params.get("taken_before"), uploaded_after=params.get("uploaded_after"),
+            uploaded_before=params.get("uploaded_before"),
+        ))
         page = self.paginate_queryset(photos)
         return self.get_paginated_response(photo_data(request, page))
 
@@ -368,18 +368,33 @@ class PublicPhotoListApi(GenericAPIView):
 # --- albums ---------------------------------------------------------------------------------------
 
 class AlbumSerializer(serializers.ModelSerializer):
+    """An album as gallery.selectors.album_list gives it: with its photo count and cover."""
+
     photo_count = serializers.IntegerField(read_only=True)
+    cover_photo = serializers.UUIDField(source="cover_id", allow_null=True, read_only=True,
+                                        help_text="The photo with the clearest subject (highest saliency focus).")
+    cover_thumbnail = serializers.SerializerMethodField()
     photos_url = serializers.SerializerMethodField()
 
     class Meta:
         model = Album
-        fields = ["id", "title", "photo_count", "created", "updated", "photos_url"]
+        fields = ["id", "title", "photo_count", "cover_photo", "cover_thumbnail", "created", "updated", "photos_url"]
         read_only_fields = fields
 
-    def get_photos_url(self, album: Album) -> str:
-        url = reverse("api:photos") + f"?album={album.id}"
+    def _absolute(self, url: str) -> str:
         request = self.context.get("request")
         return request.build_absolute_uri(url) if request else url
+
+    @extend_schema_field(serializers.URLField(allow_null=True, help_text="The cover's saliency-cropped 4:3 thumbnail."))
+    def get_cover_thumbnail(self, album: Album) -> str | None:
+        cover = getattr(album, "cover", None)
+        if cover is None or not cover.thumbnail_wide:
+            return None
+        version = cover.thumbnail_url("wide").partition("?")[2]
+        return self._absolute(f"{reverse('api:photo_thumbnail', args=[cover.id, 'wide'])}?{version}")
+
+    def get_photos_url(self, album: Album) -> str:
+        return self._absolute(reverse("api:photos") + f"?album={album.id}")
 
 
 class AlbumTitleSerializer(serializers.Serializer):
@@ -403,7 +418,7 @@ def _album_owned(request, album_id) -> Album:
 
 
 def _album_response(request, album: Album, *, status_code: int = 200) -> Response:
-    album = selectors.album_get_owned(owner=request.user, album_id=album.id)  # with its photo count
+    [album] = selectors.album_list(owner=request.user, album_id=album.id)  # with its count and cover
     return Response(AlbumSerializer(album, context={"request": request}).data, status=status_code)
 
 
@@ -416,7 +431,7 @@ class AlbumListCreateApi(APIView):
     @extend_schema(tags=[TAG_ALBUMS], operation_id="albums_list", summary="Your albums (private to you)",
                    responses={200: AlbumSerializer(many=True), **errors(401)})
     def get(self, request):
-        albums = selectors.album_list_owned(owner=request.user)
+        albums = selectors.album_list(owner=request.user)
         return Response(AlbumSerializer(albums, many=True, context={"request": request}).data)
 
     @extend_schema(tags=[TAG_ALBUMS], operation_id="albums_create", request=AlbumTitleSerializer,

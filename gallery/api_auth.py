@@ -3,9 +3,11 @@ by their owner. The browser uses its session instead."""
 
 from __future__ import annotations
 
+import math
+
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from knox.models import AuthToken
 from knox.settings import knox_settings
 from rest_framework import serializers, status
@@ -15,8 +17,9 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from gallery.accounts.views import lockout_retry_after
 from gallery.api import errors
-from gallery.api_common import AnonThrottle, ApiError, ScopedThrottle
+from gallery.api_common import AnonThrottle, ApiError, ErrorSerializer, ScopedThrottle
 
 TAG_AUTH = "auth"
 
@@ -52,12 +55,21 @@ class TokenCreateApi(APIView):
 
     @extend_schema(tags=[TAG_AUTH], operation_id="auth_token_create", request=CredentialsSerializer,
                    responses={201: NewTokenSerializer,
-                              **errors(400, 403, e400="Missing fields, or `invalid_credentials`.",
-                                       e403="Sign-in locked after repeated failures.")},
+                              **errors(400, e400="Missing fields, or `invalid_credentials`."),
+                              429: OpenApiResponse(ErrorSerializer, description=(
+                                  "Too many requests from this address (`throttled`), or too many failed "
+                                  "sign-ins for this username from this address (`locked_out`); see "
+                                  "`Retry-After`."))},
                    auth=[])
     def post(self, request):
         credentials = AuthTokenSerializer(data=request.data, context={"request": request})
-        if not credentials.is_valid():
+        valid = credentials.is_valid()  # authenticate(request=...): django-axes counts failures here
+        if getattr(request, "axes_locked_out", False):
+            # Axes flags the lockout on DRF's request, which its middleware never sees: answer here.
+            retry_after = lockout_retry_after(request).total_seconds()
+            raise ApiError(status_code=429, code="locked_out", retry_after_s=math.ceil(retry_after),
+                           message=f"Too many failed sign-ins. Try again in {math.ceil(retry_after / 60)} minutes.")
+        if not valid:
             if set(credentials.errors) - {"non_field_errors"}:
                 credentials.is_valid(raise_exception=True)  # a missing field: the usual 400 with fields
             raise ApiError(status_code=400, code="invalid_credentials",

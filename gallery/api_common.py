@@ -46,11 +46,13 @@ STATUS_CODES = {
 class ApiError(exceptions.APIException):
     """An error with an explicit status, code and (optionally) per-field messages."""
 
-    def __init__(self, *, status_code: int, code: str, message: str, fields: dict | None = None):
+    def __init__(self, *, status_code: int, code: str, message: str, fields: dict | None = None,
+                 retry_after_s: float | None = None):
         super().__init__(detail=message, code=code)
         self.status_code = status_code
         self.error_code = code
         self.fields = fields or {}
+        self.wait = retry_after_s  # DRF's handler turns it into the Retry-After header
 
 
 def api_error_from_validation(exc: DjangoValidationError, *, field: str | None = None) -> ApiError:

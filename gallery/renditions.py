@@ -125,3 +125,15 @@ def saliency_focus(saliency: np.ndarray) -> float:
     if total <= 0:
         return 0.0
     return float(flat[: max(1, flat.size // 8)].sum() / total)
+
+
+def overlay_thumbnail(overlay_png: bytes, saliency_png: bytes, spec: ThumbnailSpec) -> bytes:
+    """The heat-map overlay cropped to the window the photo's thumbnail of ``spec`` shows."""
+    with PIL.Image.open(io.BytesIO(overlay_png)) as overlay, PIL.Image.open(io.BytesIO(saliency_png)) as saliency:
+        overlay = overlay.convert("RGBA")
+        saliency_map = np.asarray(saliency.convert("L"), dtype=np.float64)
+    box = saliency_window(saliency_map, spec.aspect, overlay.size)
+    tile = overlay.crop(box).resize((spec.width // 2, spec.height // 2), PIL.Image.Resampling.BILINEAR)
+    buffer = io.BytesIO()
+    tile.save(buffer, format="PNG", optimize=False)
+    return buffer.getvalue()

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Count, Q, QuerySet
+import datetime
+import uuid
+from dataclasses import dataclass
 
-from gallery.models import Album, Image, Visibility
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import Count, F, OuterRef, Q, Subquery
+
+from gallery.models import Album, AlbumImage, AnalysisState, Image, Visibility
 
 
 def visible_to(viewer: AbstractBaseUser | AnonymousUser, *, via: str = "") -> Q:
@@ -33,46 +37,105 @@ def image_list_public(*, limit: int = 200, offset: int = 0) -> list[Image]:
     return list(Image.objects.filter(visibility=Visibility.PUBLIC).select_related("owner")[offset : offset + limit])
 
 
-# --- the REST API's lists: querysets, because the API pages them with a cursor ----------------
+# --- pages: lists with filters, albums ---------------------------------------------------------
 
-def image_queryset_owned(
-    *,
-    owner,
-    album_id=None,
-    visibility: str | None = None,
-    analysis_status: str | None = None,
-    taken_after=None,
-    taken_before=None,
-    created_after=None,
-    created_before=None,
-) -> QuerySet[Image]:
-    """The owner's photos, filtered; dates are inclusive bounds. An album of someone else matches nothing."""
-    photos = Image.objects.filter(owner=owner)
-    if album_id is not None:
-        photos = photos.filter(albums__id=album_id, albums__owner=owner)
-    if visibility:
-        photos = photos.filter(visibility=visibility)
-    if analysis_status:
-        photos = photos.filter(analysis_status=analysis_status)
-    for lookup, value in (("taken_at__gte", taken_after), ("taken_at__lte", taken_before),
-                          ("created__gte", created_after), ("created__lte", created_before)):
-        if value is not None:
-            photos = photos.filter(**{lookup: value})
-    return photos.select_related("owner")
+@dataclass(frozen=True)
+class ImageFilters:
+    """What the "My photos" page (and the API) may narrow a list by. Empty means no filter."""
+
+    album_id: str = ""
+    visibility: str = ""
+    status: str = ""
+    # Inclusive bounds on the capture date (EXIF) and the upload time; the API filters by them.
+    taken_after: datetime.datetime | None = None
+    taken_before: datetime.datetime | None = None
+    uploaded_after: datetime.datetime | None = None
+    uploaded_before: datetime.datetime | None = None
+
+    @classmethod
+    def from_query(cls, params) -> ImageFilters:
+        visibility = params.get("visibility", "")
+        status = params.get("status", "")
+        album = params.get("album", "")
+        try:
+            album = str(uuid.UUID(album)) if album else ""
+        except ValueError:
+            album = ""
+        return cls(
+            album_id=album,
+            visibility=visibility if visibility in Visibility.values else "",
+            status=status if status in AnalysisState.values else "",
+        )
+
+    def apply(self, queryset):
+        if self.album_id:
+            queryset = queryset.filter(albums__id=self.album_id)
+        if self.visibility:
+            queryset = queryset.filter(visibility=self.visibility)
+        if self.status:
+            queryset = queryset.filter(analysis_status=self.status)
+        for lookup, value in (("taken_at__gte", self.taken_after), ("taken_at__lte", self.taken_before),
+                              ("created__gte", self.uploaded_after), ("created__lte", self.uploaded_before)):
+            if value is not None:
+                queryset = queryset.filter(**{lookup: value})
+        return queryset
+
+    @property
+    def active(self) -> bool:
+        return bool(self.album_id or self.visibility or self.status or self.taken_after or self.taken_before
+                    or self.uploaded_after or self.uploaded_before)
 
 
-def image_queryset_public() -> QuerySet[Image]:
-    return Image.objects.filter(visibility=Visibility.PUBLIC).select_related("owner")
+def image_queryset_owned(*, owner, filters: ImageFilters = ImageFilters()):
+    """Ordered and filtered, not evaluated: the page or API paginates it."""
+    return filters.apply(Image.objects.filter(owner=owner)).select_related("owner").order_by("-created", "-id")
 
 
-def album_list_owned(*, owner) -> list[Album]:
-    return list(Album.objects.filter(owner=owner).annotate(photo_count=Count("albumimage")))
+def image_queryset_public():
+    return Image.objects.filter(visibility=Visibility.PUBLIC).select_related("owner").order_by("-created", "-id")
+
+
+def image_status_list(*, viewer, image_ids: list) -> list[Image]:
+    """The photos among these that the viewer may see, for live status updates."""
+    return list(Image.objects.filter(visible_to(viewer), id__in=image_ids[:200]))
+
+
+def album_list(*, owner, album_id=None) -> list[Album]:
+    """The owner's albums with their photo count and cover photo, in three queries.
+
+    The cover is the photo with the clearest subject (highest saliency focus), newest first among
+    photos not yet analysed; the page crops it by saliency (its wide thumbnail).
+    """
+    best_first = AlbumImage.objects.filter(album=OuterRef("pk")).order_by(
+        F("image__saliency_focus").desc(nulls_last=True), "-added"
+    )
+    albums = Album.objects.filter(owner=owner)
+    if album_id is not None:  # one album, as the list shows it (the API's album detail)
+        albums = albums.filter(id=album_id)
+    albums = list(
+        albums
+        .annotate(photo_count=Count("albumimage", distinct=True), cover_id=Subquery(best_first.values("image_id")[:1]))
+        .order_by("title")
+    )
+    covers = Image.objects.in_bulk([album.cover_id for album in albums if album.cover_id])
+    for album in albums:
+        album.cover = covers.get(album.cover_id)
+    return albums
+
+
+def album_choices(*, owner) -> list[Album]:
+    """The owner's albums by name, for menus (no counts or covers)."""
+    return list(Album.objects.filter(owner=owner).only("id", "title").order_by("title"))
 
 
 def album_get_owned(*, owner, album_id) -> Album | None:
     if not owner.is_authenticated:
         return None
-    return Album.objects.filter(owner=owner, id=album_id).annotate(photo_count=Count("albumimage")).first()
+    return Album.objects.filter(owner=owner, id=album_id).first()
+
+
+def album_ids_of(*, image: Image) -> set:
+    return set(AlbumImage.objects.filter(image=image).values_list("album_id", flat=True))
 
 
 def image_list_owned_by_ids(*, owner, image_ids) -> list[Image]:

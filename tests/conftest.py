@@ -108,3 +108,22 @@ def wait_for(predicate, *, timeout: float, interval: float = 0.25, message: str 
             return result
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout:.0f}s waiting for {message}")
+
+
+def index_photo(image, vector, *, crop_vector=None):
+    """Give a photo a finished analysis and an embedding without running the models: for tests
+    of pages and queries (plumbing), never of the models themselves."""
+    from gallery.models import AnalysisState, Image
+    from inference.models import AnalysisStatus, ImageAnalysis, ImageEmbedding
+    from inference.versions import MODEL_VERSION
+
+    vector = np.asarray(vector, dtype=np.float32)
+    vector = vector / np.linalg.norm(vector)
+    crop = vector if crop_vector is None else np.asarray(crop_vector, dtype=np.float32) / np.linalg.norm(crop_vector)
+    ImageAnalysis.objects.update_or_create(image=image, model_version=MODEL_VERSION,
+                                           defaults={"status": AnalysisStatus.DONE})
+    ImageEmbedding.objects.update_or_create(image=image, model_version=MODEL_VERSION,
+                                            defaults={"vector": vector, "whole_vector": vector, "crop_vector": crop})
+    Image.objects.filter(pk=image.pk).update(analysis_status=AnalysisState.DONE)
+    image.analysis_status = AnalysisState.DONE
+    return image

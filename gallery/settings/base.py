@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI served from our static files: /api/docs/ works offline
     "rest_framework_tus",
+    "axes",
     "gallery",
     "inference",
     "search",
@@ -59,6 +60,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "gallery.api_uploads.TusHeadersMiddleware",
+    # Last, as axes documents: it turns a lockout flagged during authentication into the 429 page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "gallery.urls"
@@ -172,6 +175,11 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+AUTHENTICATION_BACKENDS = [
+    # First, so a locked-out username+IP is refused before any password is checked.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "gallery:mine"
 LOGOUT_REDIRECT_URL = "gallery:explore"
@@ -243,6 +251,34 @@ REST_FRAMEWORK_TUS = {
     "UPLOAD_EXPIRES": timedelta(hours=TUS_UPLOAD_EXPIRES_HOURS),
     "UPLOAD_DIR": str(VAR_DIR / "tus"),
 }
+
+# Login rate limit (django-axes). Attempts live in PostgreSQL, so every gunicorn worker and
+# machine counts the same failures. Keyed on username AND address: a stranger guessing one
+# account's password is stopped, but cannot lock its owner out from elsewhere.
+AXES_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", 5))
+AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("LOGIN_COOLOFF_MINUTES", 15)))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True  # a correct password forgives the earlier typos
+AXES_LOCKOUT_CALLABLE = "gallery.accounts.views.lockout"
+# Failed attempts are what the lockout needs, and they expire with the cool-off. A row for every
+# successful log-in, with address and browser, kept forever, is not needed: do not collect it.
+AXES_DISABLE_ACCESS_LOG = True
+# Behind N reverse proxies (each appending to X-Forwarded-For), set LOGIN_PROXY_COUNT=N so the
+# lockout counts the client's address, not the proxy's (gallery.accounts.client_address).
+LOGIN_PROXY_COUNT = int(os.environ.get("LOGIN_PROXY_COUNT", 0))
+AXES_CLIENT_IP_CALLABLE = "gallery.accounts.client_address.login_client_address"
+
+# E-mail (password reset). Development prints messages on the console; set EMAIL_BACKEND to
+# django.core.mail.backends.smtp.EmailBackend and EMAIL_HOST etc. to send them.
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT", 25))
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Saliency Gallery <noreply@localhost>")
+PASSWORD_RESET_TIMEOUT = int(os.environ.get("PASSWORD_RESET_TIMEOUT", 3 * 24 * 3600))
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

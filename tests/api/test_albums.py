@@ -82,5 +82,5 @@ def test_album_list_query_count_is_fixed(client_for, owner, make_photo, django_a
     for count in (1, 4):
         album = services.album_create(owner=owner, title=f"Album {count}")
         services.album_images_add(album=album, images=[make_photo(owner) for _ in range(count)])
-        with django_assert_num_queries(3):  # knox (2), albums with their photo counts (1)
+        with django_assert_num_queries(4):  # knox (2), albums with counts and cover ids, the covers
             assert len(client.get("/api/v1/albums/").json()) == (1 if count == 1 else 2)
