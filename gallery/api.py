@@ -108,7 +108,8 @@ class PhotoSummarySerializer(serializers.ModelSerializer):
 
         return {
             "display": self._absolute(rendition(image.display, image.display_url, "api:photo_display")),
-            "original": self._absolute(reverse("api:photo_original", args=[image.id]) if self._is_owner(image) else None),
+            "original": self._absolute(
+                reverse("api:photo_original", args=[image.id]) if self._is_owner(image) else None),
             "thumbnail_square": self._absolute(rendition(image.thumbnail_square, image.thumbnail_url("square"),
                                                          "api:photo_thumbnail", "square")),
             "thumbnail_wide": self._absolute(rendition(image.thumbnail_wide, image.thumbnail_url("wide"),
@@ -435,7 +436,8 @@ class AlbumListCreateApi(APIView):
         return Response(AlbumSerializer(albums, many=True, context={"request": request}).data)
 
     @extend_schema(tags=[TAG_ALBUMS], operation_id="albums_create", request=AlbumTitleSerializer,
-                   responses={201: AlbumSerializer, **errors(400, 401, 409, e409="You already have an album so named.")})
+                   responses={201: AlbumSerializer,
+                              **errors(400, 401, 409, e409="You already have an album so named.")})
     def post(self, request):
         data = AlbumTitleSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -483,7 +485,8 @@ class AlbumPhotosApi(APIView):
         if unknown:
             # Someone else's photo is reported exactly like one that does not exist.
             raise ApiError(status_code=400, code="unknown_photos", message="Some of these are not your photos.",
-                           fields={"photos": [f"No photo {photo_id} of yours." for photo_id in sorted(map(str, unknown))]})
+                           fields={"photos": [f"No photo {photo_id} of yours." for photo_id in sorted(map(str, unknown))]},
+                           )
         added = services.album_images_add(album=album, images=images)
         return Response({"added": added})
 

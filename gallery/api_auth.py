@@ -30,7 +30,8 @@ class CredentialsSerializer(serializers.Serializer):
 
 
 class TokenSerializer(serializers.Serializer):
-    id = serializers.CharField(source="token_key", help_text="The token's first characters: its name for listing and revoking.")
+    id = serializers.CharField(source="token_key",
+                               help_text="The token's first characters: its name for listing and revoking.")
     created = serializers.DateTimeField()
     expiry = serializers.DateTimeField(allow_null=True, help_text="Moves forward while the token is in use.")
     current = serializers.SerializerMethodField(help_text="Whether this request used this token.")

@@ -39,8 +39,8 @@ from rest_framework_tus.views import (
 from gallery import services
 from gallery.api import errors
 from gallery.api_common import (
-    STATUS_CODES,
     REJECTION_STATUS,
+    STATUS_CODES,
     AnonThrottle,
     ApiError,
     ErrorSerializer,
@@ -244,7 +244,9 @@ class PhotoUploadViewSet(TusCreateMixin, TusPatchMixin, TusHeadMixin, TusTermina
     def finalize_response(self, request, response, *args, **kwargs):
         # drf-tus answers some errors with a bare string: give them the API's error shape.
         if response.status_code >= 400 and isinstance(response.data, str):
-            code = "checksum_mismatch" if response.status_code == 460 else STATUS_CODES.get(response.status_code, "error")
+            code = STATUS_CODES.get(response.status_code, "error")
+            if response.status_code == 460:
+                code = "checksum_mismatch"
             response.data = {"error": {"code": code, "message": response.data, "fields": {}}}
         return super().finalize_response(request, response, *args, **kwargs)
 
