@@ -17,6 +17,7 @@ from __future__ import annotations
 import binascii
 
 from django.conf import settings
+from django.db import transaction
 from django.http import JsonResponse
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
@@ -185,7 +186,8 @@ class PhotoUploadViewSet(TusCreateMixin, TusPatchMixin, TusHeadMixin, TusTermina
         return super().get_throttles()
 
     def get_queryset(self):
-        return ResumableUpload.objects.filter(owner=self.request.user)
+        uploads = ResumableUpload.objects.filter(owner=self.request.user)
+        return uploads.select_for_update() if self.action == "partial_update" else uploads
 
     def get_serializer_class(self):
         return _UploadCreateSerializer if self.action == "create" else ResumableUploadSerializer
@@ -228,11 +230,16 @@ class PhotoUploadViewSet(TusCreateMixin, TusPatchMixin, TusHeadMixin, TusTermina
             # As tus says; drf-tus itself would fail on a request without a Content-Type.
             raise ApiError(status_code=415, code="unsupported_media_type",
                            message=f"Send chunks as {TusUploadStreamParser.media_type}.")
-        response = super().partial_update(request, *args, **kwargs)
-        if response.status_code != status.HTTP_204_NO_CONTENT:
-            return response
-        upload = self.get_object()
-        if upload.state != states.DONE:
+        if getattr(request, constants.UPLOAD_OFFSET_NAME, None) is None:
+            raise ApiError(status_code=400, code="upload_offset_required",
+                           message="Send where this chunk starts in the Upload-Offset header.")
+        # One chunk at a time per upload: the row stays locked (get_queryset) from the offset check
+        # to the write, so two connections sending the same chunk cannot both append it.
+        with transaction.atomic():
+            response = super().partial_update(request, *args, **kwargs)
+            upload = self.get_object() if response.status_code == status.HTTP_204_NO_CONTENT else None
+        # Outside the transaction: a refused file is recorded on the upload, not rolled back.
+        if upload is None or upload.state != states.DONE:
             return response
         if upload.error_code:
             raise ApiError(status_code=REJECTION_STATUS.get(upload.error_code, 400), code=upload.error_code,

@@ -242,7 +242,8 @@ SPECTACULAR_SETTINGS = {
 
 # Resumable uploads (tus 1.0, drf-tus). Chunks are appended to a temporary file on this host's disk
 # until the last byte arrives; then the whole file goes through gallery.services.image_create like
-# any upload, and the temporary file is deleted. Unfinished uploads expire (see the prune task).
+# any upload, and the temporary file is deleted. Uploads past their expiry, finished or not, are
+# dropped with their chunks whenever a new one starts (gallery.services.resumable_uploads_prune).
 TUS_UPLOAD_EXPIRES_HOURS = int(os.environ.get("TUS_UPLOAD_EXPIRES_HOURS", 24))
 REST_FRAMEWORK_TUS = {
     "UPLOAD_MODEL": "gallery.ResumableUpload",

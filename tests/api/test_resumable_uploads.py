@@ -106,6 +106,11 @@ def test_bad_metadata_and_headers_are_400_in_the_error_shape(client_for, owner):
     assert_error(client.post("/api/v1/uploads/", HTTP_UPLOAD_LENGTH="10", HTTP_UPLOAD_METADATA="filename a b",
                              **TUS), 400, "invalid_header")
     assert_error(client.post("/api/v1/uploads/", HTTP_UPLOAD_LENGTH="10"), 400)  # no Tus-Resumable
+    url = create(client, 10)["Location"]
+    assert_error(client.patch(url, data=b"x", content_type="application/offset+octet-stream", **TUS), 400,
+                 "upload_offset_required")
+    assert_error(client.patch(url, data=b"x", content_type="application/octet-stream", HTTP_UPLOAD_OFFSET="0",
+                              **TUS), 415, "unsupported_media_type")
 
 
 @pytest.mark.django_db
