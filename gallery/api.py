@@ -484,9 +484,9 @@ class AlbumPhotosApi(APIView):
         unknown = wanted - {image.id for image in images}
         if unknown:
             # Someone else's photo is reported exactly like one that does not exist.
+            messages = [f"No photo {photo_id} of yours." for photo_id in sorted(map(str, unknown))]
             raise ApiError(status_code=400, code="unknown_photos", message="Some of these are not your photos.",
-                           fields={"photos": [f"No photo {photo_id} of yours." for photo_id in sorted(map(str, unknown))]},
-                           )
+                           fields={"photos": messages})
         added = services.album_images_add(album=album, images=images)
         return Response({"added": added})
 
