@@ -220,6 +220,8 @@ class PhotoListCreateApi(GenericAPIView):
             "the photo it already made, unchanged. Files too big for one request: use `/api/v1/uploads/` (tus)."
         ),
         request=PhotoUploadSerializer,
+        parameters=[OpenApiParameter("Location", OpenApiTypes.URI, OpenApiParameter.HEADER, response=[200, 201],
+                                     description="The photo's API URL.")],
         responses={
             201: OpenApiResponse(PhotoSerializer, description="A new photo; analysis is queued."),
             200: OpenApiResponse(PhotoSerializer, description="These bytes were already your photo."),

@@ -166,6 +166,8 @@ class SearchCreateApi(APIView):
             f"{settings.QUERY_KEEP_HOURS} hours."
         ),
         request={"multipart/form-data": SearchWithPhotoSerializer, "application/json": SearchWithRegionSerializer},
+        parameters=[OpenApiParameter("Location", OpenApiTypes.URI, OpenApiParameter.HEADER, response=[202],
+                                     description="The search's URL, to poll.")],
         responses={202: OpenApiResponse(SearchSerializer, description="Queued."), **errors(400, 401, 413, 415)},
     )
     def post(self, request):
