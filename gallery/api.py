@@ -26,6 +26,7 @@ from gallery.api_common import (
     ScopedThrottle,
     UserThrottle,
     api_error_from_validation,
+    uploaded_bytes,
 )
 from gallery.models import Album, AnalysisState, Image, Visibility
 from inference.selectors import image_analyses_latest, image_analysis_latest
@@ -175,7 +176,7 @@ def photo_create_response(request, *, upload, title: str, visibility: str) -> Re
     """Upload through the one service. The same bytes sent again by the same owner (a retry after
     a dropped connection) answer 200 with the photo they already made, never a second photo."""
     try:
-        image = services.image_create(owner=request.user, data=upload.read(), filename=upload.name or "",
+        image = services.image_create(owner=request.user, data=uploaded_bytes(upload), filename=upload.name or "",
                                       title=title, visibility=visibility)
         created = True
     except services.DuplicateImage as exc:

@@ -19,7 +19,14 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from gallery.api import PhotoSummarySerializer, errors
-from gallery.api_common import AnonThrottle, ApiError, ScopedThrottle, UserThrottle, api_error_from_validation
+from gallery.api_common import (
+    AnonThrottle,
+    ApiError,
+    ScopedThrottle,
+    UserThrottle,
+    api_error_from_validation,
+    uploaded_bytes,
+)
 from gallery.models import AnalysisState
 from gallery.selectors import image_get_visible
 from search import selectors, services
@@ -176,7 +183,7 @@ class SearchCreateApi(APIView):
             data.is_valid(raise_exception=True)
             upload = data.validated_data["file"]
             try:
-                query = services.similarity_query_from_photo(owner=request.user, data=upload.read(),
+                query = services.similarity_query_from_photo(owner=request.user, data=uploaded_bytes(upload),
                                                              filename=upload.name or "")
             except ValidationError as exc:
                 raise api_error_from_validation(exc, field="file") from None

@@ -66,6 +66,12 @@ def test_oversized_upload_is_413(client_for, owner, settings):
     assert "limit" in error["message"]
 
 
+def test_too_many_pixels_is_413_too(client_for, owner, settings):
+    settings.UPLOAD_MAX_PIXELS = 10_000  # the photo is 320 x 240
+    assert_error(upload(client_for(owner), photo_bytes(4)), 413, "too_many_pixels")
+    assert not Image.objects.exists()
+
+
 def test_upload_without_file_names_the_field(client_for, owner):
     error = assert_error(client_for(owner).post("/api/v1/photos/", {"title": "x"}, format="multipart"), 400, "invalid")
     assert list(error["fields"]) == ["file"]
