@@ -151,3 +151,23 @@ def test_staff_cannot_read_someone_elses_search(client_for, owner, staff, django
         search = client_for(owner).post("/api/v1/searches/", {"file": SimpleUploadedFile("q.jpg", photo_bytes(7))},
                                         format="multipart").json()
     assert_error(client_for(staff).get(search["url"]), 404)
+
+
+def test_similar_and_search_result_pages_cost_the_same_queries_whatever_their_size(
+        client_for, owner, gallery, django_assert_num_queries, django_capture_on_commit_callbacks):
+    client = client_for(owner)
+    with django_capture_on_commit_callbacks(execute=False):
+        search = client.post("/api/v1/searches/", {"photo": str(gallery["query"].id),
+                                                   "box": {"left": 0, "top": 0, "right": 100, "bottom": 80}},
+                             format="json").json()
+    SimilarityQuery.objects.filter(id=search["id"]).update(
+        status=QueryStatus.DONE, model_version=MODEL_VERSION, vector=BASE, whole_vector=BASE, crop_vector=BASE)
+    # similar: knox (2), the photo, the serving version (1), its vectors, then the pgvector search
+    # in a transaction (savepoint, 2 SET LOCAL, the query, release) and the page's overlays.
+    # A search: knox (2), the search, then the same pgvector search and overlays.
+    expected = {f"/api/v1/photos/{gallery['query'].id}/similar/": 11, search["url"]: 9}
+    for url, queries in expected.items():
+        for limit in (1, 5):
+            with django_assert_num_queries(queries):
+                response = client.get(f"{url}?limit={limit}")
+            assert len(response.json()["results"]) == limit
