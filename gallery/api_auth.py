@@ -55,6 +55,7 @@ class TokenCreateApi(APIView):
     parser_classes = [JSONParser, FormParser, MultiPartParser]
 
     @extend_schema(tags=[TAG_AUTH], operation_id="auth_token_create", request=CredentialsSerializer,
+                   summary="Sign in: username and password for a new token (one per device)",
                    responses={201: NewTokenSerializer,
                               **errors(400, e400="Missing fields, or `invalid_credentials`."),
                               429: OpenApiResponse(ErrorSerializer, description=(
