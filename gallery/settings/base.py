@@ -198,6 +198,9 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_CLASSES": ["gallery.api_common.AnonThrottle", "gallery.api_common.UserThrottle"],
     "EXCEPTION_HANDLER": "gallery.api_common.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "gallery.api_schema.AutoSchema",
+    # Anonymous clients are throttled by address. DRF's default (None) would trust any
+    # X-Forwarded-For a client makes up; count the proxies in front, as the login lockout does.
+    "NUM_PROXIES": int(os.environ.get("LOGIN_PROXY_COUNT", 0)),
 }
 # Requests per period ("N/second|minute|hour|day") for each throttle scope, read on every request
 # (gallery.api_common) so tests can lower them. anon: per client address; user: per account;

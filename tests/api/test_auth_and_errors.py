@@ -75,6 +75,8 @@ def test_throttling_per_anonymous_client_and_per_user_with_retry_after(settings,
     response = anonymous.get("/api/v1/public/photos/")
     assert_error(response, 429, "throttled")
     assert 0 < int(response["Retry-After"]) <= 60
+    # A made-up X-Forwarded-For is no way round it (no proxy is configured).
+    assert_error(anonymous.get("/api/v1/public/photos/", HTTP_X_FORWARDED_FOR="203.0.113.77"), 429)
 
     user = client_for(owner)
     for _ in range(3):
