@@ -9,7 +9,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
-from gallery.models import Image, Visibility
+from gallery.models import Image
 from inference.versions import EMBEDDING_DIM
 from search import services
 from search.models import QueryStatus, SimilarityQuery
