@@ -21,32 +21,17 @@ from gallery import selectors, services
 from gallery.api_common import (
     AnonThrottle,
     ApiError,
-    ErrorSerializer,
     NewestFirstCursorPagination,
     ScopedThrottle,
     UserThrottle,
     api_error_from_validation,
+    errors,
     uploaded_bytes,
 )
 from gallery.models import Album, AnalysisState, Image, Visibility
 from inference.selectors import image_analyses_latest, image_analysis_latest
 
 TAG_PHOTOS, TAG_PUBLIC, TAG_ALBUMS = "photos", "public photos", "albums"
-
-
-def errors(*codes: int, **descriptions: str) -> dict:
-    """Schema entries for error statuses, all with the one error shape."""
-    default = {
-        400: "Invalid input; `error.fields` says which fields.",
-        401: "No or invalid credentials.",
-        403: "Signed in, but this is not yours to change.",
-        404: "No such object, or one the caller may not see (never 403: existence is private too).",
-        409: "Conflicts with an existing object.",
-        413: "The file or image is too large (`too_large`: bytes; `too_many_pixels`: megapixels).",
-        415: "Not an image we accept (`not_an_image`, `unsupported_format`, `wrong_extension`).",
-    }
-    return {code: OpenApiResponse(ErrorSerializer, description=descriptions.get(f"e{code}", default[code]))
-            for code in codes}
 
 
 # --- output ---------------------------------------------------------------------------------------

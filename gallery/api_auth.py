@@ -18,8 +18,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from gallery.accounts.views import lockout_retry_after
-from gallery.api import errors
-from gallery.api_common import AnonThrottle, ApiError, ErrorSerializer, ScopedThrottle
+from gallery.api_common import AnonThrottle, ApiError, ErrorSerializer, ScopedThrottle, errors
 
 TAG_AUTH = "auth"
 

@@ -12,6 +12,7 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
+from drf_spectacular.utils import OpenApiResponse
 from rest_framework import exceptions, serializers, status
 from rest_framework.pagination import CursorPagination
 from rest_framework.throttling import AnonRateThrottle, ScopedRateThrottle, UserRateThrottle
@@ -137,6 +138,21 @@ class ErrorDetailSerializer(serializers.Serializer):
 
 class ErrorSerializer(serializers.Serializer):
     error = ErrorDetailSerializer()
+
+
+def errors(*codes: int, **descriptions: str) -> dict:
+    """Schema entries for error statuses, all with the one error shape."""
+    default = {
+        400: "Invalid input; `error.fields` says which fields.",
+        401: "No or invalid credentials.",
+        403: "Signed in, but this is not yours to change.",
+        404: "No such object, or one the caller may not see (never 403: existence is private too).",
+        409: "Conflicts with an existing object.",
+        413: "The file or image is too large (`too_large`: bytes; `too_many_pixels`: megapixels).",
+        415: "Not an image we accept (`not_an_image`, `unsupported_format`, `wrong_extension`).",
+    }
+    return {code: OpenApiResponse(ErrorSerializer, description=descriptions.get(f"e{code}", default[code]))
+            for code in codes}
 
 
 # --- throttling -----------------------------------------------------------------------------------

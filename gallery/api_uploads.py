@@ -38,7 +38,6 @@ from rest_framework_tus.views import (
 )
 
 from gallery import services
-from gallery.api import errors
 from gallery.api_common import (
     REJECTION_STATUS,
     STATUS_CODES,
@@ -47,6 +46,7 @@ from gallery.api_common import (
     ErrorSerializer,
     ScopedThrottle,
     UserThrottle,
+    errors,
 )
 from gallery.models import ResumableUpload, Visibility
 

@@ -18,13 +18,14 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from gallery.api import PhotoSummarySerializer, errors
+from gallery.api import PhotoSummarySerializer
 from gallery.api_common import (
     AnonThrottle,
     ApiError,
     ScopedThrottle,
     UserThrottle,
     api_error_from_validation,
+    errors,
     uploaded_bytes,
 )
 from gallery.models import AnalysisState
