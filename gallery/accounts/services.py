@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from knox.models import AuthToken
 
 from gallery import services as gallery_services
-from gallery.models import Image
+from gallery.models import Image, ResumableUpload
 
 
 def account_update_email(*, user: AbstractBaseUser, email: str) -> None:
@@ -36,6 +38,10 @@ def account_delete(*, user: AbstractBaseUser) -> int:
         # Photos uploaded to search with (search.SimilarityQuery) are private photos too. Reached
         # through the reverse relation because gallery must not import search (ARCHITECTURE.md).
         query_files = [query.file for query in user.similarity_queries.exclude(file="")]
+        # Chunks of unfinished resumable uploads are parts of private photos too.
+        chunk_files = [Path(path) for path in ResumableUpload.objects.filter(owner=user)
+                       .exclude(temporary_file_path=None).values_list("temporary_file_path", flat=True)]
         user.delete()
         transaction.on_commit(lambda: [file.storage.delete(file.name) for file in query_files])
+        transaction.on_commit(lambda: [path.unlink(missing_ok=True) for path in chunk_files])
     return len(images)

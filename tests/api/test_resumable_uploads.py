@@ -184,3 +184,16 @@ def test_a_real_tus_client_resumes_after_a_dropped_connection(live_server, owner
     original = client_for(owner).get(photo["urls"]["original"])
     assert b"".join(original.streaming_content) == data
     assert Image.objects.get().size_bytes == len(data)
+
+
+@pytest.mark.django_db
+def test_deleting_the_account_deletes_its_unfinished_chunks(client_for, owner, django_capture_on_commit_callbacks):
+    from gallery.accounts.services import account_delete
+
+    client = client_for(owner)
+    url = create(client, 100, filename="a.jpg")["Location"]
+    append(client, url, 0, b"x" * 40)
+    assert len(chunk_files()) == 1
+    with django_capture_on_commit_callbacks(execute=True):
+        account_delete(user=owner)
+    assert chunk_files() == [] and not ResumableUpload.objects.exists()
