@@ -210,7 +210,22 @@ def image_analysis_latest(*, image_id) -> ImageAnalysis | None:
     """The analysis to show for a photo: the serving version's when done (the maps match what
     search ranks by), else the newest done one, else the newest unfinished one."""
     analyses = list(ImageAnalysis.objects.filter(image_id=image_id).order_by("-id"))
+    return _analysis_shown(analyses, serving=embedding_version_serving())
+
+
+def image_analyses_latest(*, image_ids) -> dict:
+    """image_analysis_latest for a page of photos in one query: {image_id: analysis}; photos
+    without any analysis are missing from the dict."""
+    by_image: dict = {}
+    # By id, newest first: queued_at is empty on rows marked for re-index.
+    for analysis in ImageAnalysis.objects.filter(image_id__in=image_ids).order_by("-id"):
+        by_image.setdefault(analysis.image_id, []).append(analysis)
     serving = embedding_version_serving()
+    return {image_id: _analysis_shown(analyses, serving=serving) for image_id, analyses in by_image.items()}
+
+
+def _analysis_shown(analyses: list[ImageAnalysis], *, serving: str) -> ImageAnalysis | None:
+    # analyses: one photo's, newest first.
     for analysis in analyses:
         if analysis.model_version == serving and analysis.status == AnalysisStatus.DONE:
             return analysis
