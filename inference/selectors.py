@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import BooleanField, Count, ExpressionWrapper, Q
+from django.db.models import BooleanField, Count, Exists, ExpressionWrapper, OuterRef, Q
 from django.utils import timezone
 
 from gallery.models import Image
@@ -209,25 +209,33 @@ def worker_queues() -> list[str]:
 def image_analysis_latest(*, image_id) -> ImageAnalysis | None:
     """The analysis to show for a photo: the serving version's when done (the maps match what
     search ranks by), else the newest done one, else the newest unfinished one."""
-    analyses = list(ImageAnalysis.objects.filter(image_id=image_id).order_by("-id"))
-    return _analysis_shown(analyses, serving=embedding_version_serving())
+    return _analysis_shown(list(_analyses_newest_first().filter(image_id=image_id)))
 
 
 def image_analyses_latest(*, image_ids) -> dict:
     """image_analysis_latest for a page of photos in one query: {image_id: analysis}; photos
     without any analysis are missing from the dict."""
     by_image: dict = {}
-    # By id, newest first: queued_at is empty on rows marked for re-index.
-    for analysis in ImageAnalysis.objects.filter(image_id__in=image_ids).order_by("-id"):
+    for analysis in _analyses_newest_first().filter(image_id__in=image_ids):
         by_image.setdefault(analysis.image_id, []).append(analysis)
-    serving = embedding_version_serving()
-    return {image_id: _analysis_shown(analyses, serving=serving) for image_id, analyses in by_image.items()}
+    return {image_id: _analysis_shown(analyses) for image_id, analyses in by_image.items()}
 
 
-def _analysis_shown(analyses: list[ImageAnalysis], *, serving: str) -> ImageAnalysis | None:
-    # analyses: one photo's, newest first.
+def _analyses_newest_first():
+    # Whether each row is of the serving version, decided in the same query (lists stay at one
+    # query): the active registry row's version, or the configured one while none is active.
+    active = ModelVersion.objects.filter(status=VersionStatus.ACTIVE)
+    serving = Q(Exists(active.filter(name=OuterRef("model_version")))) | (
+        ~Q(Exists(active)) & Q(model_version=MODEL_VERSION))
+    # By id: queued_at is empty on rows marked for re-index.
+    return ImageAnalysis.objects.annotate(
+        is_serving=ExpressionWrapper(serving, output_field=BooleanField())).order_by("-id")
+
+
+def _analysis_shown(analyses: list[ImageAnalysis]) -> ImageAnalysis | None:
+    # analyses: one photo's, newest first, annotated by _analyses_newest_first.
     for analysis in analyses:
-        if analysis.model_version == serving and analysis.status == AnalysisStatus.DONE:
+        if analysis.is_serving and analysis.status == AnalysisStatus.DONE:
             return analysis
     done = next((a for a in analyses if a.status == AnalysisStatus.DONE), None)
     return done or (analyses[0] if analyses else None)

@@ -458,3 +458,18 @@ def test_retry_of_a_version_the_workers_do_not_build_waits_for_its_workers(admin
     assert sent == [], "a NEW worker would not make an OLD analysis: nothing is queued"
     assert ImageAnalysis.objects.get(pk=failed.pk).is_marked, "the mark waits for OLD's workers and their sweep"
     assert services.analysis_sweep(version=OLD)["queued"] == 1
+
+
+def test_the_analysis_shown_follows_the_active_version(make_user, django_assert_num_queries):
+    images = photo_rows(make_user(), 3)
+    analysed(images, OLD)
+    analysed(images, NEW)
+    ids = [image.id for image in images]
+    with django_assert_num_queries(1):  # whatever the page's length, and with no active version yet
+        assert {a.model_version for a in selectors.image_analyses_latest(image_ids=ids).values()} == {NEW}
+    services.model_version_activate_first(name=OLD)
+    assert {a.model_version for a in selectors.image_analyses_latest(image_ids=ids).values()} == {OLD}
+    assert selectors.image_analysis_latest(image_id=ids[0]).model_version == OLD
+    services.model_version_register(name=NEW)
+    services.model_version_activate(name=NEW)
+    assert selectors.image_analysis_latest(image_id=ids[0]).model_version == NEW
