@@ -49,6 +49,21 @@ def make_user(django_user_model):
     return make
 
 
+@pytest.fixture
+def photo(make_user, django_capture_on_commit_callbacks):
+    """Upload a generated photo through gallery.services.image_create (nothing is queued)."""
+    from gallery import services
+    from gallery.models import Visibility
+
+    seeds = iter(range(1000, 1_000_000))
+
+    def create(owner=None, visibility=Visibility.PRIVATE, title="", seed=None):
+        with django_capture_on_commit_callbacks(execute=False):
+            return services.image_create(owner=owner or make_user(), data=photo_bytes(next(seeds) if seed is None else seed),
+                                         filename="p.jpg", visibility=visibility, title=title)
+    return create
+
+
 @pytest.fixture(autouse=True)
 def _media_root(request, tmp_path):
     # Pure model tests also run without the Django plugin (-p no:django).

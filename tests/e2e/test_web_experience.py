@@ -164,6 +164,18 @@ def test_a_new_user_walks_through_the_gallery(celery_worker_process, live_server
     assert page.locator(".similar-tile").count() == len(photos)
     assert Image.objects.filter(owner__username="alice").count() == len(photos)
 
+    # ...or pasted (Ctrl+V of a copied image arrives as a paste event carrying a file).
+    page.goto(f"{live_server.url}/search/")
+    thumbnail = Image.objects.filter(owner__username="alice").first().thumbnail_url()
+    page.evaluate("""async (url) => {
+        const blob = await (await fetch(url)).blob();
+        const transfer = new DataTransfer();
+        transfer.items.add(new File([blob], "pasted.jpg", {type: "image/jpeg"}));
+        document.dispatchEvent(new ClipboardEvent("paste", {clipboardData: transfer}));
+    }""", thumbnail)
+    page.wait_for_url("**/search/*/")
+    page.wait_for_selector(".similar-grid .similar-tile", timeout=60_000)
+
     # An album, with its cover chosen by saliency.
     page.goto(photo_url)
     page.fill("#album-new", "Garden")
