@@ -2,12 +2,11 @@ from django import forms
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.db.models import OuterRef, Subquery
-from django.http import FileResponse
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from gallery import services
+from gallery import media, services
 from gallery.models import Image
 
 # The admin is where operators steer analysis, so it reads inference's rows and calls its services
@@ -77,11 +76,8 @@ class ImageAdmin(admin.ModelAdmin):
         image = get_object_or_404(Image, pk=image_id)
         rendition = next((f for f in (image.thumbnail_wide, image.display) if f), None)
         if rendition is not None:
-            response = FileResponse(rendition.open("rb"), content_type="image/jpeg")
-        else:
-            response = FileResponse(image.file.open("rb"), content_type=image.content_type)
-        response["Cache-Control"] = "private, max-age=300"
-        return response
+            return media.file_response(rendition, content_type="image/jpeg", cache_control="private, max-age=300")
+        return media.file_response(image.file, content_type=image.content_type, cache_control="private, max-age=300")
 
     def get_queryset(self, request):
         # The newest analysis of each photo, as correlated subqueries: no query per row.

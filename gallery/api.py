@@ -17,7 +17,7 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from gallery import selectors, services
+from gallery import media, selectors, services
 from gallery.api_common import (
     AnonThrottle,
     ApiError,
@@ -286,10 +286,9 @@ class _FileApi(APIView):
     def _file_response(image: Image, field, content_type: str) -> FileResponse:
         if not field:
             raise Http404
-        response = FileResponse(field.open("rb"), content_type=content_type)
         # Every URL to a file carries its version (or the overlay's short life): safe to cache.
-        response["Cache-Control"] = f"{'public' if image.is_public else 'private'}, max-age=86400"
-        return response
+        return media.file_response(field, content_type=content_type,
+                                   cache_control=f"{'public' if image.is_public else 'private'}, max-age=86400")
 
 
 def _file_schema(summary: str, content_type: str, *, owner_only: bool = False, extra=()) -> dict:
@@ -309,10 +308,8 @@ class PhotoOriginalApi(_FileApi):
         if image is None:
             raise Http404
         extension = image.file.name.rsplit(".", 1)[-1]
-        response = FileResponse(image.file.open("rb"), content_type=image.content_type, as_attachment=True,
-                                filename=f"{image.title or image.id}.{extension}")
-        response["Cache-Control"] = "private, no-store"
-        return response
+        return media.file_response(image.file, content_type=image.content_type, cache_control="private, no-store",
+                                   download_name=f"{image.title or image.id}.{extension}")
 
 
 class PhotoDisplayApi(_FileApi):

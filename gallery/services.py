@@ -67,15 +67,16 @@ def image_inspect(*, data: bytes, filename: str) -> InspectedImage:
             fmt = probe.format or ""
             pixels = probe.width * probe.height
     except PIL.Image.DecompressionBombError:
-        pixels, fmt = settings.UPLOAD_MAX_PIXELS + 1, ""
+        # Pillow will not even open an image over twice its own limit: the size stays unknown.
+        pixels, fmt = None, ""
     except (PIL.UnidentifiedImageError, OSError, ValueError):
         raise ImageRejected("This file is not an image we can read (JPEG, PNG, WebP, GIF, BMP or TIFF).",
                             code="not_an_image") from None
     # Checked from the header, before any pixel is decoded: a small file can declare a huge image.
-    if pixels > settings.UPLOAD_MAX_PIXELS:
+    if pixels is None or pixels > settings.UPLOAD_MAX_PIXELS:
+        size = f"{pixels / 1e6:.0f} megapixels" if pixels is not None else "hundreds of megapixels"
         raise ImageRejected(
-            f"The image is too large to process ({pixels / 1e6:.0f} megapixels; the limit is "
-            f"{settings.UPLOAD_MAX_PIXELS / 1e6:.0f}).",
+            f"The image is too large to process ({size}; the limit is {settings.UPLOAD_MAX_PIXELS / 1e6:.0f}).",
             code="too_many_pixels",
         )
     # Phones write JPEGs with extra pictures (depth maps, gain maps) in a Multi-Picture Format

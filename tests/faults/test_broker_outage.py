@@ -11,7 +11,7 @@ import pytest
 import requests
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
 
 from gallery import embedded
 from search.models import QueryStatus, SimilarityQuery
@@ -37,15 +37,16 @@ def test_uploads_during_a_broker_outage_succeed_and_are_analysed_when_it_returns
     sock = redis_socket(settings.CELERY_BROKER_URL)
     worker = workers.start(beat=True)
     workers.wait_ready(worker)
-    token = Token.objects.create(user=make_user())
+    uploader_user = make_user()
+    _, token_key = AuthToken.objects.create(user=uploader_user)
     answers: list[tuple[int, float, str]] = []
 
     def upload_all():
         with requests.Session() as session:
-            session.headers["Authorization"] = f"Token {token.key}"
+            session.headers["Authorization"] = f"Token {token_key}"
             for seed in range(UPLOADS):
                 started = time.monotonic()
-                response = session.post(f"{live_server.url}/api/images/", timeout=60,
+                response = session.post(f"{live_server.url}/api/v1/photos/", timeout=60,
                                         files={"file": (f"{seed}.jpg", photo_bytes(seed, size=(640, 480)))})
                 answers.append((response.status_code, time.monotonic() - started,
                                 response.json().get("id", response.text[:300])))
@@ -57,14 +58,14 @@ def test_uploads_during_a_broker_outage_succeed_and_are_analysed_when_it_returns
         wait_for(lambda: len(answers) >= OUTAGE_AFTER, timeout=120, message="the first uploads")
         embedded._redis_stop(sock)
         assert not embedded._redis_answers(sock), "the broker did not stop"
-        for path in ("/", "/accounts/login/", "/api/explore/"):  # reading needs no broker either
+        for path in ("/", "/accounts/login/", "/api/v1/public/photos/"):  # reading needs no broker either
             assert requests.get(f"{live_server.url}{path}", timeout=30).status_code == 200, path
         # A search with an outside photo cannot run without the broker: it says so, not a 500.
         searcher = Client()
-        searcher.force_login(token.user)
+        searcher.force_login(uploader_user)
         response = searcher.post("/search/", {"photo": SimpleUploadedFile("q.jpg", photo_bytes(99))})
         assert response.status_code == 302, response.status_code
-        query = SimilarityQuery.objects.get(owner=token.user)
+        query = SimilarityQuery.objects.get(owner=uploader_user)
         assert query.status == QueryStatus.FAILED and query.error == BROKER_DOWN
         assert searcher.get(response["Location"]).status_code == 200
         wait_for(lambda: len(answers) >= BACK_AFTER, timeout=120, message="uploads during the outage")

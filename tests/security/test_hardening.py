@@ -48,7 +48,8 @@ def test_check_deploy_is_clean_with_production_settings():
 @pytest.mark.django_db
 def test_pages_and_files_carry_the_security_headers(client, django_user_model):
     world = world_build(django_user_model)
-    for url in ["/", f"/photos/{world.public.id}/", f"/photos/{world.public.id}/file", "/api/explore/"]:
+    for url in ["/", f"/photos/{world.public.id}/", f"/photos/{world.public.id}/file", "/api/v1/public/photos/",
+                f"/api/v1/photos/{world.public.id}/display/"]:
         response = client.get(url)
         assert response.status_code == 200, url
         assert response["X-Content-Type-Options"] == "nosniff", url
@@ -71,17 +72,19 @@ def test_gps_coordinates_reach_nobody_but_the_owner(make_user, django_capture_on
     seen = Client()
     seen.force_login(stranger)
     served = [b"".join(seen.get(url).streaming_content) for url in (
-        f"/photos/{photo.id}/file", f"/photos/{photo.id}/thumbnail/square.jpg", f"/photos/{photo.id}/thumbnail/wide.jpg")]
+        f"/photos/{photo.id}/file", f"/photos/{photo.id}/thumbnail/square.jpg", f"/photos/{photo.id}/thumbnail/wide.jpg",
+        f"/api/v1/photos/{photo.id}/display/", f"/api/v1/photos/{photo.id}/thumbnails/square/")]
     for body in served:
         with PIL.Image.open(io.BytesIO(body)) as image:
             assert not image.getexif(), "EXIF (GPS) served to a stranger"
         assert set(jpeg_markers(body)) <= PIXEL_ONLY_JPEG_MARKERS, "a metadata segment served to a stranger"
     # The photo is shown upright (EXIF orientation 6 applied to the pixels, then dropped).
     assert PIL.Image.open(io.BytesIO(served[0])).size == (40, 80)
-    for path in (f"/photos/{photo.id}/", f"/api/images/{photo.id}/"):
+    for path in (f"/photos/{photo.id}/", f"/api/v1/photos/{photo.id}/"):
         body = seen.get(path).content
         assert b"GPS" not in body and str(GPS_LATITUDE[0]).encode() not in body
     assert seen.get(f"/photos/{photo.id}/original").status_code == 404
+    assert seen.get(f"/api/v1/photos/{photo.id}/original/").status_code == 404
     assert Client().get(f"/photos/{photo.id}/original").status_code == 404
 
     mine = Client()
@@ -112,11 +115,11 @@ def test_state_changing_requests_need_a_csrf_token(django_user_model, django_cap
         assert browser.post(url, data).status_code == 403, url
     session_api = APIClient(enforce_csrf_checks=True)
     session_api.force_login(world.owner)
-    assert session_api.patch(f"/api/images/{photo}/", {"title": "x"}, format="json").status_code == 403
+    assert session_api.patch(f"/api/v1/photos/{photo}/", {"title": "x"}, format="json").status_code == 403
     # A token is not sent by browsers on their own, so token requests need no CSRF token.
     token_api = APIClient(enforce_csrf_checks=True)
-    token_api.credentials(HTTP_AUTHORIZATION=f"Token {world.token.key}")
-    assert token_api.patch(f"/api/images/{photo}/", {"title": "x"}, format="json").status_code == 200
+    token_api.credentials(HTTP_AUTHORIZATION=f"Token {world.token_key}")
+    assert token_api.patch(f"/api/v1/photos/{photo}/", {"title": "x"}, format="json").status_code == 200
     world.private.refresh_from_db()
     assert world.private.visibility == Visibility.PRIVATE
 

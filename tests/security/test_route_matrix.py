@@ -43,6 +43,7 @@ class Case:
     owner: object
     kwargs: Callable[[World], dict] = lambda world: {}
     query: Callable[[World], str] | None = None  # a query string, without the "?"
+    headers: dict = field(default_factory=dict)  # extra request headers, as HTTP_* keys
     method: str = "get"
     data: Callable[[World], dict] | None = None
     json: bool = False
@@ -100,6 +101,28 @@ def owner_album(status: int = 200, **options) -> Case:
 
 def region(world: World) -> dict:
     return {"left": 0, "top": 0, "right": 20, "bottom": 20}
+
+
+def api_signed_in(status: int, **options) -> Case:
+    return Case(API_DENIED, status, status, status, **options)
+
+
+def api_photo_read(**extra) -> list[Case]:
+    """Read access through the API: as on the pages, a private photo is only its owner's."""
+    return [Case(404, 404, 404, 200, kwargs=lambda w: {"photo_id": w.private.id, **extra}),
+            everyone(200, kwargs=lambda w: {"photo_id": w.public.id, **extra})]
+
+
+def api_owner_album(status: int, **options) -> Case:
+    return Case(API_DENIED, 404, 404, status, kwargs=lambda w: {"album_id": w.album.id}, **options)
+
+
+def first_version(world: World) -> dict:
+    from inference.models import ModelVersion
+
+    version = ModelVersion.objects.order_by("pk").first()
+    assert version is not None, "the world has no model version to act on"
+    return {"version_id": version.pk}
 
 
 def upload_form(world: World) -> dict:
@@ -161,17 +184,53 @@ ACCESS: dict[str, list[Case]] = {
         Case(404, 404, 404, 200, kwargs=lambda w: {"image_id": w.public.id}),
     ],
     "search:overlay": photo_read(),
-    # --- API ---
-    "gallery:api_images": [Case(API_DENIED, 200, 200, 200)],
-    "gallery:api_image": [
-        Case(API_DENIED, 404, 404, 200, kwargs=lambda w: {"image_id": w.private.id}),
-        Case(API_DENIED, 200, 200, 200, kwargs=lambda w: {"image_id": w.public.id}),
-        *api_owned("patch", 200, data=lambda w: {"title": "renamed"}),
-        *api_owned("delete", 204),
+    # --- API v1 (a photo someone may not see is 404, like one that does not exist) ---
+    "api:token": [everyone(400, method="post", json=True, data=lambda w: {"username": "owner", "password": "no"})],
+    "api_token": [everyone(400, method="post", json=True, data=lambda w: {"username": "owner", "password": "no"})],
+    "api:tokens": [api_signed_in(200)],
+    "api:token_detail": [Case(API_DENIED, 404, 404, 204, kwargs=lambda w: {"token_id": w.token_id},
+                              method="delete", json=True)],
+    "api:photos": [api_signed_in(200)],
+    "api:photo": [
+        *api_photo_read(),
+        # A public photo may be seen but not changed by others: 403 says so.
+        Case(API_DENIED, 404, 404, 200, kwargs=lambda w: {"photo_id": w.private.id}, method="patch",
+             data=lambda w: {"title": "renamed"}, json=True),
+        Case(API_DENIED, 403, 403, 200, kwargs=lambda w: {"photo_id": w.public.id}, method="patch",
+             data=lambda w: {"title": "renamed"}, json=True),
+        Case(API_DENIED, 404, 404, 204, kwargs=lambda w: {"photo_id": w.private.id}, method="delete", json=True),
+        Case(API_DENIED, 403, 403, 204, kwargs=lambda w: {"photo_id": w.public.id}, method="delete", json=True),
     ],
-    "gallery:api_explore": [everyone(200)],
-    "search:api_similar": photo_read(),
-    "api_token": [everyone(400, method="post", data=lambda w: {"username": "owner", "password": "wrong"})],
+    "api:photo_original": [Case(API_DENIED, 404, 404, 200, kwargs=lambda w, v=v: {"photo_id": getattr(w, v).id})
+                           for v in ("private", "public")],
+    "api:photo_display": api_photo_read(),
+    "api:photo_thumbnail": api_photo_read(name="square"),
+    "api:photo_overlay": api_photo_read(),
+    "api:photo_similar": api_photo_read(),
+    "api:public_photos": [everyone(200)],
+    "api:albums": [api_signed_in(200)],
+    "api:album": [
+        api_owner_album(200),
+        api_owner_album(200, method="patch", data=lambda w: {"title": "renamed"}, json=True),
+        api_owner_album(204, method="delete", json=True),
+    ],
+    "api:album_photos": [api_owner_album(200, method="post", json=True,
+                                         data=lambda w: {"photos": [str(w.private.id)]})],
+    "api:album_photo": [Case(API_DENIED, 404, 404, 204, method="delete", json=True, kwargs=lambda w: {
+        "album_id": w.album.id, "photo_id": w.private.id})],
+    "api:uploads": [api_signed_in(201, method="post", headers={
+        "HTTP_TUS_RESUMABLE": "1.0.0", "HTTP_UPLOAD_LENGTH": "1000", "HTTP_UPLOAD_METADATA": "filename eC5qcGc="})],
+    "api:upload": [Case(API_DENIED, 404, 404, 200, kwargs=lambda w: {"guid": w.upload_id},
+                        headers={"HTTP_TUS_RESUMABLE": "1.0.0"})],
+    "api:searches": [
+        Case(API_DENIED, 400, 400, 202, method="post", json=True, data=lambda w: {
+            "photo": str(w.private.id), "box": {"left": 0, "top": 0, "right": 20, "bottom": 20}}),
+        Case(API_DENIED, 202, 202, 202, method="post", json=True, data=lambda w: {
+            "photo": str(w.public.id), "box": {"left": 0, "top": 0, "right": 20, "bottom": 20}}),
+    ],
+    "api:search": [Case(API_DENIED, 404, 404, 200, kwargs=lambda w: {"search_id": w.region_query.id})],
+    "api_schema": [everyone(200)],
+    "api_docs": [everyone(200)],
     # --- admin (the per-model screens are added by admin_model_access below) ---
     "admin:index": [staff_only(200)],
     "admin:login": [Case(200, 200, 302, 200)],
@@ -185,6 +244,16 @@ ACCESS: dict[str, list[Case]] = {
     "admin:app_list": [staff_only(200, kwargs=lambda w: {"app_label": "gallery"})],
     "admin:auth_user_password_change": [staff_only(200, kwargs=lambda w: {"id": w.owner.id})],
     "admin/(?P<url>.*)$": [staff_only(404, kwargs=lambda w: {"url": "no-such-screen/"})],
+    "admin:gallery_image_thumbnail": [staff_only(200, kwargs=lambda w: {"image_id": w.private.id})],
+    "admin:inference_jobs": [staff_only(200)],
+    "admin:inference_jobs_retry": [staff_only(302, method="post", kwargs=lambda w: {
+        "analysis_id": w.private.analyses.get().id})],
+    "admin:inference_jobs_sweep": [staff_only(302, method="post")],
+    "admin:inference_modelversion_progress": [staff_only(200)],
+    "admin:inference_modelversion_reindex": [staff_only(302, method="post")],
+    "admin:inference_modelversion_rollback": [staff_only(302, method="post")],
+    "admin:inference_modelversion_activate": [staff_only(302, method="post", kwargs=first_version)],
+    "admin:inference_modelversion_prune": [staff_only(302, method="post", kwargs=first_version)],
 }
 
 
@@ -290,9 +359,9 @@ def _check(case: Case, role: str, url: str, world: World) -> None:
     request = getattr(client, case.method)
     data = case.data(world) if case.data else None
     if case.json:
-        response = request(url, data=data or {}, content_type="application/json")
+        response = request(url, data=data or {}, content_type="application/json", **case.headers)
     else:
-        response = request(url, data=data) if data is not None else request(url)
+        response = request(url, data=data, **case.headers) if data is not None else request(url, **case.headers)
     expected = case.expected(role, world)
     where = f"{case.method.upper()} {url} as {role}"
     if expected == LOGIN:

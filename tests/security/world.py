@@ -7,6 +7,7 @@ may reach what, not about the models, which tests/e2e and tests/inference exerci
 
 from __future__ import annotations
 
+import base64
 import io
 from dataclasses import dataclass
 
@@ -16,11 +17,13 @@ from django.contrib.auth.models import Group, User
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
+from rest_framework.test import APIClient
 
 from gallery import services
 from gallery.models import Album, AnalysisState, Image, Visibility
 from inference.models import AnalysisStatus, ImageAnalysis, ImageEmbedding, analysis_file_name
+from inference import services as inference_services
 from inference.versions import MODEL_VERSION
 from search import services as search_services
 from search.models import SimilarityQuery
@@ -38,10 +41,12 @@ class World:
     private: Image
     public: Image
     others_public: Image
-    token: Token
+    token_key: str  # the owner's API token (the secret a client sends)
+    token_id: str  # its public id, as listed by /api/v1/auth/tokens/
     album: Album | None = None
     region_query: SimilarityQuery | None = None  # the owner's search with a region of the private photo
     photo_query: SimilarityQuery | None = None  # the owner's search with an outside photo
+    upload_id: str = ""  # the owner's resumable (tus) upload, begun
 
     def user(self, role: str) -> User | None:
         return None if role == "anonymous" else getattr(self, role)
@@ -71,6 +76,8 @@ def world_build(django_user_model) -> World:
     other = django_user_model.objects.create_user("other", password="pw-other-123")
     staff = django_user_model.objects.create_superuser("staff", password="pw-staff-123")
     Group.objects.get_or_create(name="editors")
+    # The version the analyses below are stored under, registered as the workers do.
+    inference_services.model_version_register(name=MODEL_VERSION, seen_by_workers=True)
     world = World(
         owner=owner,
         other=other,
@@ -78,7 +85,7 @@ def world_build(django_user_model) -> World:
         private=analysed_photo(owner=owner, seed=1, visibility=Visibility.PRIVATE, title=PRIVATE_TITLE),
         public=analysed_photo(owner=owner, seed=2, visibility=Visibility.PUBLIC, title="public photo"),
         others_public=analysed_photo(owner=other, seed=3, visibility=Visibility.PUBLIC, title="other's photo"),
-        token=Token.objects.create(user=owner),
+        **_token(owner),
     )
     world.album = services.album_create(owner=owner, title="holiday")
     services.album_images_add(album=world.album, images=[world.private, world.public])
@@ -86,4 +93,20 @@ def world_build(django_user_model) -> World:
                                                                       box=(0, 0, 32, 24))
     world.photo_query = search_services.similarity_query_from_photo(owner=owner, data=photo_bytes(4),
                                                                     filename="outside.jpg")
+    world.upload_id = _resumable_upload_start(owner)
     return world
+
+
+def _token(user) -> dict:
+    instance, key = AuthToken.objects.create(user=user)
+    return {"token_key": key, "token_id": instance.token_key}
+
+
+def _resumable_upload_start(user) -> str:
+    """A tus upload the owner has begun (through the API, as an app would)."""
+    api = APIClient()
+    api.force_authenticate(user)
+    response = api.post("/api/v1/uploads/", HTTP_TUS_RESUMABLE="1.0.0", HTTP_UPLOAD_LENGTH="1000",
+                        HTTP_UPLOAD_METADATA="filename " + base64.b64encode(b"big.jpg").decode())
+    assert response.status_code == 201, response.content
+    return response["Location"].rstrip("/").rsplit("/", 1)[-1]
