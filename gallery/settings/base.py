@@ -126,7 +126,11 @@ def _cache_url_from_broker(broker_url: str) -> str:
 CACHE_URL = os.environ.get("CACHE_URL") or _cache_url_from_broker(CELERY_BROKER_URL)
 CACHES = {
     "default": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+        # Fails open: while Redis is down the site runs without a cache (and so without API
+        # throttling) instead of failing requests (gallery.cache). Short timeouts keep a request
+        # from waiting on an unreachable host.
+        {"BACKEND": "gallery.cache.FailOpenRedisCache", "LOCATION": CACHE_URL,
+         "OPTIONS": {"socket_connect_timeout": 1.0, "socket_timeout": 1.0}}
         if CACHE_URL
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     )

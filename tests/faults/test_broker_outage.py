@@ -80,3 +80,17 @@ def test_uploads_during_a_broker_outage_succeed_and_are_analysed_when_it_returns
     assert max(seconds for _, seconds, _ in during) < 10, during
     assert "broker unavailable" in caplog.text, "no upload met the outage"
     assert_each_analysed_exactly_once([image_id for _, _, image_id in answers], workers)
+
+
+def test_the_cache_reads_as_empty_while_its_redis_is_unreachable(tmp_path, caplog, monkeypatch):
+    from gallery.cache import FailOpenRedisCache
+
+    monkeypatch.setattr("gallery.cache._last_logged", 0.0)  # as if nothing was logged this minute
+    cache = FailOpenRedisCache(f"unix://{tmp_path / 'no-redis.sock'}?db=1", {})
+    assert cache.get("throttle", "default") == "default"
+    assert cache.get_many(["a", "b"]) == {}
+    cache.set("throttle", [1, 2, 3])  # dropped, not raised
+    assert cache.add("lock", 1) is False and cache.has_key("lock") is False
+    with pytest.raises(ValueError):
+        cache.incr("counter")
+    assert caplog.text.count("cache unavailable") == 1, "logged once, not once per call"
