@@ -1,12 +1,13 @@
 """Load benchmark: many concurrent clients against the whole app on this machine, then an audit
 that every accepted upload is in the database and analysed exactly once.
 
-    .venv/bin/python bench/load.py [--clients 50] [--seconds 60] [--users 10]
+    .venv/bin/python bench/load.py [--clients 50] [--seconds 60] [--users N]
 
 Starts `manage.py serve` (gunicorn, a Celery worker with beat, embedded PostgreSQL and Redis) on
 a private data directory, seeds a few analysed public photos, then runs --clients threads for
 --seconds, each looping over a weighted mix of requests: API uploads, gallery pages, photo pages
-(which run the similar-photos query), the similar API, the photo-list API and thumbnails. Prints
+(which run the similar-photos query), the similar API, the photo-list API and thumbnails, each
+client signed in as its own account (the API's default throttles apply). Prints
 one JSON line: per kind requests, errors and p50/p95 ms; then the upload audit. Not a test: it
 never fails on a time (it exits 1 only when an upload is lost, to be loud about it).
 """
@@ -47,10 +48,11 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=60)
-    parser.add_argument("--users", type=int, default=10)
+    parser.add_argument("--users", type=int, default=0, help="accounts the clients share (default: one each)")
     parser.add_argument("--drain-timeout", type=float, default=900, help="seconds to wait for analyses afterwards")
     parser.add_argument("--keep", action="store_true", help="keep the data directory")
     args = parser.parse_args()
+    args.users = args.users or args.clients
 
     var_dir = Path(tempfile.mkdtemp(prefix="gallery-load-"))
     if not args.keep:
@@ -97,13 +99,13 @@ def _model_cache() -> Path:
 
 def _users_create(count: int) -> list[dict]:
     from django.contrib.auth import get_user_model
-    from rest_framework.authtoken.models import Token
+    from knox.models import AuthToken
 
     users = []
     for i in range(count):
         user = get_user_model().objects.create_user(f"load{i}", password=f"load-pass-{i}-xyz")
         users.append({"username": user.username, "password": f"load-pass-{i}-xyz",
-                      "token": Token.objects.create(user=user).key})
+                      "token": AuthToken.objects.create(user=user)[1]})
     return users
 
 
@@ -118,7 +120,7 @@ def _seed(base: str, users: list[dict]) -> list[str]:
     api = _api_session(users[0])
     ids = []
     for seed in range(SEED_PHOTOS):
-        response = api.post(f"{base}/api/images/", files={"file": (f"seed{seed}.jpg", _photo(seed))},
+        response = api.post(f"{base}/api/v1/photos/", files={"file": (f"seed{seed}.jpg", _photo(seed))},
                             data={"visibility": "public"}, timeout=60)
         response.raise_for_status()
         ids.append(response.json()["id"])
@@ -161,15 +163,15 @@ def _drive(base: str, users: list[dict], photo_ids: list[str], *, clients: int, 
         if kind == "upload":
             with lock:
                 seed = next(seeds)
-            return api.post(f"{base}/api/images/", files={"file": (f"u{seed}.jpg", _photo(seed))}, timeout=120), 201
+            return api.post(f"{base}/api/v1/photos/", files={"file": (f"u{seed}.jpg", _photo(seed))}, timeout=120), 201
         if kind == "gallery_page":
             return web.get(f"{base}/" if rng.random() < 0.5 else f"{base}/mine/", timeout=120), 200
         if kind == "photo_page":
             return web.get(f"{base}/photos/{photo}/", timeout=120), 200
         if kind == "similar_api":
-            return api.get(f"{base}/api/images/{photo}/similar/", timeout=120), 200
+            return api.get(f"{base}/api/v1/photos/{photo}/similar/", timeout=120), 200
         if kind == "api_list":
-            return api.get(f"{base}/api/images/?limit=48", timeout=120), 200
+            return api.get(f"{base}/api/v1/photos/", timeout=120), 200
         return web.get(f"{base}/photos/{photo}/thumbnail/square.jpg", timeout=120), 200
 
     def client(index: int) -> None:
