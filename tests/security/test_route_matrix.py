@@ -5,7 +5,8 @@ admin screen is covered the moment it exists: until it has an entry in ACCESS be
 its parameters and what each kind of visitor must get), its test fails and says so.
 
 Visitors: ``anonymous``; ``owner`` of the photos; ``other``, a signed-in stranger; ``staff``, a
-site administrator (superuser). Besides the status code, no answer to anyone but the owner may
+site administrator (superuser); ``clerk``, staff without any permission (the admin lets them in
+and must then refuse them every screen with data). Besides the status code, no answer to anyone but the owner may
 contain the private photo's id or title (staff excepted on admin screens, which list everything).
 """
 
@@ -28,7 +29,8 @@ from tests.security.world import PRIVATE_TITLE, World, world_build
 
 pytestmark = pytest.mark.django_db
 
-ROLES = ("anonymous", "other", "staff", "owner")  # the owner goes last: its POSTs may delete the photo
+# The owner goes last: its POSTs may delete the photo.
+ROLES = ("anonymous", "other", "clerk", "staff", "owner")
 LOGIN = "redirect to a login page"
 API_DENIED = (401, 403)  # DRF: 401 with a WWW-Authenticate scheme, else 403
 
@@ -48,9 +50,13 @@ class Case:
     data: Callable[[World], dict] | None = None
     json: bool = False
     staff_sees_all: bool = False  # admin screens list every photo to staff, by design
+    # Staff without any permission: like "other" on the site; refused (403) on admin screens.
+    clerk: object = None
 
     def expected(self, role: str, world: World) -> object:
         expected = getattr(self, role)
+        if role == "clerk" and expected is None:
+            expected = 403 if self.staff_sees_all else self.other
         return expected(world) if callable(expected) else expected
 
 
@@ -185,8 +191,9 @@ ACCESS: dict[str, list[Case]] = {
     ],
     "search:overlay": photo_read(),
     # --- API v1 (a photo someone may not see is 404, like one that does not exist) ---
-    "api:token": [everyone(400, method="post", json=True, data=lambda w: {"username": "owner", "password": "no"})],
-    "api_token": [everyone(400, method="post", json=True, data=lambda w: {"username": "owner", "password": "no"})],
+    # Without credentials (wrong ones, five times, would lock the name out: django-axes).
+    "api:token": [everyone(400, method="post", json=True)],
+    "api_token": [everyone(400, method="post", json=True)],
     "api:tokens": [api_signed_in(200)],
     "api:token_detail": [Case(API_DENIED, 404, 404, 204, kwargs=lambda w: {"token_id": w.token_id},
                               method="delete", json=True)],
@@ -232,18 +239,18 @@ ACCESS: dict[str, list[Case]] = {
     "api_schema": [everyone(200)],
     "api_docs": [everyone(200)],
     # --- admin (the per-model screens are added by admin_model_access below) ---
-    "admin:index": [staff_only(200)],
-    "admin:login": [Case(200, 200, 302, 200)],
+    "admin:index": [staff_only(200, clerk=200)],  # "you may not view or edit anything"
+    "admin:login": [Case(200, 200, 302, 200, clerk=302)],
     "admin:logout": [everyone(302, method="post")],  # LOGOUT_REDIRECT_URL for staff, the index for others
-    "admin:password_change": [staff_only(200)],
-    "admin:password_change_done": [staff_only(200)],
-    "admin:jsi18n": [staff_only(200)],
+    "admin:password_change": [staff_only(200, clerk=200)],
+    "admin:password_change_done": [staff_only(200, clerk=200)],
+    "admin:jsi18n": [staff_only(200, clerk=200)],
     "admin:autocomplete": [staff_only(403)],  # no field given: refused even to staff
-    "admin:view_on_site": [staff_only(302, kwargs=lambda w: {
+    "admin:view_on_site": [staff_only(302, clerk=302, kwargs=lambda w: {
         "content_type_id": ContentType.objects.get_for_model(w.private).id, "object_id": w.private.id})],
-    "admin:app_list": [staff_only(200, kwargs=lambda w: {"app_label": "gallery"})],
+    "admin:app_list": [staff_only(200, clerk=404, kwargs=lambda w: {"app_label": "gallery"})],
     "admin:auth_user_password_change": [staff_only(200, kwargs=lambda w: {"id": w.owner.id})],
-    "admin/(?P<url>.*)$": [staff_only(404, kwargs=lambda w: {"url": "no-such-screen/"})],
+    "admin/(?P<url>.*)$": [staff_only(404, clerk=404, kwargs=lambda w: {"url": "no-such-screen/"})],
     "admin:gallery_image_thumbnail": [staff_only(200, kwargs=lambda w: {"image_id": w.private.id})],
     "admin:inference_jobs": [staff_only(200)],
     "admin:inference_jobs_retry": [staff_only(302, method="post", kwargs=lambda w: {
@@ -274,18 +281,22 @@ def admin_model_access() -> dict[str, list[Case]]:
             # A missing row sends staff back to the index with a message.
             return 200 if model._default_manager.exists() else 302
 
+        def refused_or_missing(world: World, model=model) -> int:
+            # History looks the row up before it checks permissions.
+            return 403 if model._default_manager.exists() else 302
+
         add_status = 200 if model_admin.has_add_permission(request) else 403
         delete_status = 200 if model_admin.has_delete_permission(request) else 403
         access.update({
             f"{prefix}_changelist": [staff_only(200)],
             f"{prefix}_add": [staff_only(add_status)],
             f"{prefix}_change": [staff_only(shown_or_missing, kwargs=first_row)],
-            f"{prefix}_history": [staff_only(shown_or_missing, kwargs=first_row)],
+            f"{prefix}_history": [staff_only(shown_or_missing, clerk=refused_or_missing, kwargs=first_row)],
             f"{prefix}_delete": [staff_only(delete_status if delete_status == 403 else shown_or_missing,
                                             kwargs=first_row)],
             # The bare object URL redirects to its change screen.
             f"admin/{model._meta.app_label}/{model._meta.model_name}/<path:object_id>/":
-                [staff_only(302, kwargs=first_row)],
+                [staff_only(302, clerk=302, kwargs=first_row)],
         })
     return access
 

@@ -38,6 +38,7 @@ class World:
     owner: User
     other: User
     staff: User
+    clerk: User
     private: Image
     public: Image
     others_public: Image
@@ -75,6 +76,7 @@ def world_build(django_user_model) -> World:
     owner = django_user_model.objects.create_user("owner", password="pw-owner-123")
     other = django_user_model.objects.create_user("other", password="pw-other-123")
     staff = django_user_model.objects.create_superuser("staff", password="pw-staff-123")
+    clerk = django_user_model.objects.create_user("clerk", password="pw-clerk-123", is_staff=True)
     Group.objects.get_or_create(name="editors")
     # The version the analyses below are stored under, registered as the workers do.
     inference_services.model_version_register(name=MODEL_VERSION, seen_by_workers=True)
@@ -82,6 +84,7 @@ def world_build(django_user_model) -> World:
         owner=owner,
         other=other,
         staff=staff,
+        clerk=clerk,
         private=analysed_photo(owner=owner, seed=1, visibility=Visibility.PRIVATE, title=PRIVATE_TITLE),
         public=analysed_photo(owner=owner, seed=2, visibility=Visibility.PUBLIC, title="public photo"),
         others_public=analysed_photo(owner=other, seed=3, visibility=Visibility.PUBLIC, title="other's photo"),
