@@ -29,8 +29,9 @@ SWEEP_BATCH = 500
 @functools.cache
 def pipeline_get():
     """The worker's one Pipeline, loaded on first use (TensorFlow stays out of web processes)."""
-    from inference.pipeline import Pipeline
+    from inference.pipeline import Pipeline, tensorflow_threads_set
 
+    tensorflow_threads_set(settings.TF_NUM_THREADS)
     pipeline = Pipeline(settings.MODEL_CACHE_DIR, embedding_head=settings.EMBEDDING_HEAD or None)
     # EMBEDDER_VERSION was derived from the same setting at import; a head file replaced since would
     # store vectors under the wrong version, so refuse rather than mix two models in one index.

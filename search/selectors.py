@@ -15,6 +15,12 @@ from inference.selectors import embedding_version_serving
 # HNSW search breadth. With a visibility filter, iterative scan keeps walking the graph until
 # enough visible rows are found instead of returning fewer than asked (pgvector >= 0.8).
 HNSW_EF_SEARCH = 100
+HNSW_ITERATIVE_SCAN = "relaxed_order"
+
+
+def hnsw_session_settings() -> dict[str, object]:
+    """The settings every similar-photos query runs under (SET LOCAL; bench/search.py measures them)."""
+    return {"hnsw.ef_search": HNSW_EF_SEARCH, "hnsw.iterative_scan": HNSW_ITERATIVE_SCAN}
 
 
 @dataclass(frozen=True)
@@ -48,8 +54,8 @@ def image_similar_list(*, viewer, image: Image, limit: int = 24) -> list[Similar
         return None
     with transaction.atomic():
         with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL hnsw.ef_search = %s", [HNSW_EF_SEARCH])
-            cursor.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
+            for name, value in hnsw_session_settings().items():
+                cursor.execute(f"SET LOCAL {name} = {value}")
         rows = list(image_similar_queryset(viewer=viewer, vector=source.vector, model_version=version,
                                            exclude_image_id=image.id, limit=limit))
     # relaxed_order may return neighbours slightly out of order; the distances are exact.
