@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Q
+import uuid
+from dataclasses import dataclass
 
-from gallery.models import Image, Visibility
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import Count, F, OuterRef, Q, Subquery
+
+from gallery.models import Album, AlbumImage, AnalysisState, Image, Visibility
 
 
 def visible_to(viewer: AbstractBaseUser | AnonymousUser, *, via: str = "") -> Q:
@@ -31,3 +34,91 @@ def image_list_owned(*, owner, limit: int = 500, offset: int = 0) -> list[Image]
 
 def image_list_public(*, limit: int = 200, offset: int = 0) -> list[Image]:
     return list(Image.objects.filter(visibility=Visibility.PUBLIC).select_related("owner")[offset : offset + limit])
+
+
+# --- pages: lists with filters, albums ---------------------------------------------------------
+
+@dataclass(frozen=True)
+class ImageFilters:
+    """What the "My photos" page (and the API) may narrow a list by. Empty means no filter."""
+
+    album_id: str = ""
+    visibility: str = ""
+    status: str = ""
+
+    @classmethod
+    def from_query(cls, params) -> ImageFilters:
+        visibility = params.get("visibility", "")
+        status = params.get("status", "")
+        album = params.get("album", "")
+        try:
+            album = str(uuid.UUID(album)) if album else ""
+        except ValueError:
+            album = ""
+        return cls(
+            album_id=album,
+            visibility=visibility if visibility in Visibility.values else "",
+            status=status if status in AnalysisState.values else "",
+        )
+
+    def apply(self, queryset):
+        if self.album_id:
+            queryset = queryset.filter(albums__id=self.album_id)
+        if self.visibility:
+            queryset = queryset.filter(visibility=self.visibility)
+        if self.status:
+            queryset = queryset.filter(analysis_status=self.status)
+        return queryset
+
+    @property
+    def active(self) -> bool:
+        return bool(self.album_id or self.visibility or self.status)
+
+
+def image_queryset_owned(*, owner, filters: ImageFilters = ImageFilters()):
+    """Ordered and filtered, not evaluated: the page or API paginates it."""
+    return filters.apply(Image.objects.filter(owner=owner)).select_related("owner").order_by("-created", "-id")
+
+
+def image_queryset_public():
+    return Image.objects.filter(visibility=Visibility.PUBLIC).select_related("owner").order_by("-created", "-id")
+
+
+def image_status_list(*, viewer, image_ids: list) -> list[Image]:
+    """The photos among these that the viewer may see, for live status updates."""
+    return list(Image.objects.filter(visible_to(viewer), id__in=image_ids[:200]))
+
+
+def album_list(*, owner) -> list[Album]:
+    """The owner's albums with their photo count and cover photo, in three queries.
+
+    The cover is the photo with the clearest subject (highest saliency focus), newest first among
+    photos not yet analysed; the page crops it by saliency (its wide thumbnail).
+    """
+    best_first = AlbumImage.objects.filter(album=OuterRef("pk")).order_by(
+        F("image__saliency_focus").desc(nulls_last=True), "-added"
+    )
+    albums = list(
+        Album.objects.filter(owner=owner)
+        .annotate(photo_count=Count("albumimage", distinct=True), cover_id=Subquery(best_first.values("image_id")[:1]))
+        .order_by("title")
+    )
+    covers = Image.objects.in_bulk([album.cover_id for album in albums if album.cover_id])
+    for album in albums:
+        album.cover = covers.get(album.cover_id)
+    return albums
+
+
+def album_choices(*, owner) -> list[Album]:
+    """The owner's albums by name, for menus (no counts or covers)."""
+    return list(Album.objects.filter(owner=owner).only("id", "title").order_by("title"))
+
+
+def album_get_owned(*, owner, album_id) -> Album | None:
+    if not owner.is_authenticated:
+        return None
+    return Album.objects.filter(owner=owner, id=album_id).first()
+
+
+def album_ids_of(*, image: Image) -> set:
+    return set(AlbumImage.objects.filter(image=image).values_list("album_id", flat=True))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import io
 import warnings
@@ -13,9 +14,10 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
-from PIL import ImageOps
+from django.utils import timezone
 
-from gallery.models import Image, Visibility
+from gallery import renditions
+from gallery.models import Album, AlbumImage, Image, Visibility, rendition_name
 
 # Formats we decode; the extensions a file of that format may carry.
 ALLOWED_FORMATS: dict[str, tuple[str, ...]] = {
@@ -44,6 +46,8 @@ class InspectedImage:
     format: str
     width: int  # after EXIF orientation, as people see the photo
     height: int
+    taken_at: datetime.datetime | None
+    rgb: PIL.Image.Image  # the decoded, upright pixels the renditions are made from
 
 
 def image_inspect(*, data: bytes, filename: str) -> InspectedImage:
@@ -82,12 +86,31 @@ def image_inspect(*, data: bytes, filename: str) -> InspectedImage:
             warnings.simplefilter("error", PIL.Image.DecompressionBombWarning)
             with PIL.Image.open(io.BytesIO(data)) as img:
                 img.load()  # a full decode is the only reliable test for truncated files
-                upright = ImageOps.exif_transpose(img)
-                width, height = upright.size
+                taken_at = _exif_taken_at(img)
+                rgb = renditions.upright_rgb(img)
     except (OSError, ValueError, SyntaxError, PIL.Image.DecompressionBombWarning) as exc:
         raise ImageRejected(f"The image is damaged or truncated and cannot be decoded ({exc}).",
                             code="corrupt") from None
-    return InspectedImage(format=fmt, width=width, height=height)
+    return InspectedImage(format=fmt, width=rgb.width, height=rgb.height, taken_at=taken_at, rgb=rgb)
+
+
+_EXIF_IFD = 0x8769
+_DATE_TIME_ORIGINAL = 0x9003
+_DATE_TIME = 0x0132
+
+
+def _exif_taken_at(img: PIL.Image.Image) -> datetime.datetime | None:
+    """When the photo was taken, from EXIF; None when absent or malformed (never an error)."""
+    try:
+        exif = img.getexif()
+        raw = exif.get_ifd(_EXIF_IFD).get(_DATE_TIME_ORIGINAL) or exif.get(_DATE_TIME)
+        if not raw:
+            return None
+        taken = datetime.datetime.strptime(str(raw).strip("\x00 ")[:19], "%Y:%m:%d %H:%M:%S")
+    except (ValueError, TypeError, OSError, SyntaxError):
+        return None
+    # EXIF rarely records a zone: keep the camera's wall-clock time, shown as written.
+    return taken.replace(tzinfo=datetime.UTC)
 
 
 def image_create(
@@ -119,26 +142,51 @@ def image_create(
         size_bytes=len(data),
         width=inspected.width,
         height=inspected.height,
+        taken_at=inspected.taken_at,
         visibility=visibility,
         title=title.strip()[:200] or _title_from_filename(filename),
     )
     extension = ALLOWED_FORMATS[inspected.format][0]
-    image.file.save(f"upload.{extension}", ContentFile(data), save=False)
+    stored: list[str] = []
     try:
+        image.file.save(f"upload.{extension}", ContentFile(data), save=False)
+        stored.append(image.file.name)
+        stored += _renditions_save(image, inspected.rgb)
         with transaction.atomic():
             image.save(force_insert=True)
             image_analyze_task.delay_on_commit(str(image.id))
     except IntegrityError:
-        image.file.storage.delete(image.file.name)
+        _storage_delete(stored)
         # A concurrent upload of the same bytes won the race.
         existing = Image.objects.filter(owner=owner, sha256=sha256).first()
         if existing is None:
             raise
         raise DuplicateImage(existing) from None
     except BaseException:
-        image.file.storage.delete(image.file.name)
+        _storage_delete(stored)
         raise
     return image
+
+
+def _renditions_save(image: Image, rgb: PIL.Image.Image) -> list[str]:
+    """Store the display copy and centred thumbnails (the worker re-crops them by saliency)."""
+    storage = image.file.storage
+    image.display = storage.save(rendition_name(image.id, "display.jpg"),
+                                 ContentFile(renditions.display_rendition(rgb)))
+    names = [image.display.name]
+    for name, jpeg in renditions.thumbnails(rgb).items():
+        field = image.thumbnail_file(name)
+        field.name = storage.save(rendition_name(image.id, f"{name}-centre.jpg"), ContentFile(jpeg))
+        names.append(field.name)
+    return names
+
+
+def _storage_delete(names: list[str]) -> None:
+    from django.core.files.storage import default_storage
+
+    for name in names:
+        if name:
+            default_storage.delete(name)
 
 
 def image_update(*, image: Image, title: str | None = None, visibility: str | None = None) -> Image:
@@ -154,13 +202,64 @@ def image_update(*, image: Image, title: str | None = None, visibility: str | No
 
 def image_delete(*, image: Image) -> None:
     """Delete a photo, its derived files and rows. Files go only once the rows are gone."""
-    names = [image.file.name]
+    names = [f.name for f in (image.file, image.display, image.thumbnail_square, image.thumbnail_wide) if f]
     for analysis in image.analyses.all():
         names += [f.name for f in (analysis.saliency_map, analysis.overlay) if f]
-    storage = image.file.storage
     with transaction.atomic():
         image.delete()
-        transaction.on_commit(lambda: [storage.delete(name) for name in names])
+        transaction.on_commit(lambda: _storage_delete(names))
+
+
+# --- albums -----------------------------------------------------------------------------------
+
+class AlbumRejected(ValidationError):
+    """The album change cannot be made; the message is meant for the person."""
+
+
+def album_create(*, owner, title: str) -> Album:
+    title = _album_title_clean(title)
+    if Album.objects.filter(owner=owner, title__iexact=title).exists():
+        raise AlbumRejected(f"You already have an album called “{title}”.", code="duplicate")
+    return Album.objects.create(owner=owner, title=title)
+
+
+def album_rename(*, album: Album, title: str) -> Album:
+    title = _album_title_clean(title)
+    if Album.objects.filter(owner=album.owner_id, title__iexact=title).exclude(id=album.id).exists():
+        raise AlbumRejected(f"You already have an album called “{title}”.", code="duplicate")
+    album.title = title
+    album.save(update_fields=["title", "updated"])
+    return album
+
+
+def album_delete(*, album: Album) -> None:
+    """Delete the album; its photos stay in the gallery."""
+    album.delete()
+
+
+def album_images_add(*, album: Album, images: list[Image]) -> int:
+    """Add the owner's photos to the album; returns how many were new to it."""
+    foreign = [image for image in images if image.owner_id != album.owner_id]
+    if foreign:
+        raise AlbumRejected("Only your own photos can go into your albums.", code="not_owner")
+    present = set(AlbumImage.objects.filter(album=album, image__in=images).values_list("image_id", flat=True))
+    new = [image for image in {image.id: image for image in images}.values() if image.id not in present]
+    # ignore_conflicts: a concurrent add of the same photo is not an error.
+    AlbumImage.objects.bulk_create([AlbumImage(album=album, image=image) for image in new], ignore_conflicts=True)
+    Album.objects.filter(id=album.id).update(updated=timezone.now())
+    return len(new)
+
+
+def album_images_remove(*, album: Album, images: list[Image]) -> int:
+    removed, _ = AlbumImage.objects.filter(album=album, image__in=images).delete()
+    return removed
+
+
+def _album_title_clean(title: str) -> str:
+    title = (title or "").strip()[:120]
+    if not title:
+        raise AlbumRejected("Give the album a name.", code="required")
+    return title
 
 
 def _title_from_filename(filename: str) -> str:

@@ -15,7 +15,10 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from gallery.models import Image
+import PIL.Image
+
+from gallery import renditions
+from gallery.models import AnalysisState, Image, rendition_name
 from inference.images import WORKING_MAX_SIDE, load_rgb, scale_box
 from inference.models import AnalysisStatus, ImageAnalysis, ImageEmbedding, analysis_file_name
 from inference.overlays import saliency_map_png, saliency_overlay_png
@@ -61,6 +64,10 @@ def image_analyze(*, image_id: str) -> ImageAnalysis | None:
     ImageAnalysis.objects.filter(pk=analysis.pk).update(
         status=AnalysisStatus.RUNNING, started_at=timezone.now(), attempts=F("attempts") + 1, error=""
     )
+    # A photo already analysed by an older version stays "done" for people while a new one runs.
+    Image.objects.filter(pk=image.pk).exclude(analysis_status=AnalysisState.DONE).update(
+        analysis_status=AnalysisState.RUNNING, analysis_error=""
+    )
 
     started = time.perf_counter()
     try:
@@ -73,6 +80,7 @@ def image_analyze(*, image_id: str) -> ImageAnalysis | None:
         result = pipeline.analyze(rgb)
         map_png = saliency_map_png(result.saliency)
         overlay_png = saliency_overlay_png(result.saliency)
+        thumbnail_jpegs = renditions.thumbnails(PIL.Image.fromarray(rgb), result.saliency)
     except SoftTimeLimitExceeded:
         return _analysis_fail(analysis, "Analysis took too long and was stopped; retry to try again.")
     except FileNotFoundError:
@@ -84,6 +92,11 @@ def image_analyze(*, image_id: str) -> ImageAnalysis | None:
     # Files first (storage is not transactional), then every row in one transaction.
     map_name = _storage_replace(analysis_file_name(image.id, version, "saliency.png"), map_png)
     overlay_name = _storage_replace(analysis_file_name(image.id, version, "overlay.png"), overlay_png)
+    slug = version.replace("+", "_")
+    thumbnail_names = {f"thumbnail_{name}": _storage_replace(rendition_name(image.id, f"{name}-{slug}.jpg"), jpeg)
+                       for name, jpeg in thumbnail_jpegs.items()}
+    replaced = [getattr(image, field).name for field, name in thumbnail_names.items()
+                if getattr(image, field).name not in ("", name)]
     working_size = (rgb.shape[1], rgb.shape[0])
     left, top, right, bottom = scale_box(result.crop_box, working_size, (image.width, image.height))
     timings = {"read_ms": read_ms, "decode_ms": decode_ms, **result.timings_ms,
@@ -104,6 +117,13 @@ def image_analyze(*, image_id: str) -> ImageAnalysis | None:
             defaults={"vector": result.vector, "whole_vector": result.whole_vector,
                       "crop_vector": result.crop_vector},
         )
+        Image.objects.filter(pk=image.pk).update(
+            analysis_status=AnalysisState.DONE,
+            analysis_error="",
+            saliency_focus=renditions.saliency_focus(result.saliency),
+            **thumbnail_names,
+        )
+        transaction.on_commit(lambda: [default_storage.delete(name) for name in replaced])
     analysis.refresh_from_db()
     return analysis
 
@@ -115,6 +135,9 @@ def analysis_retry(*, analysis: ImageAnalysis) -> None:
     with transaction.atomic():
         ImageAnalysis.objects.filter(pk=analysis.pk).exclude(status=AnalysisStatus.DONE).update(
             status=AnalysisStatus.PENDING, error="", attempts=0, queued_at=timezone.now()
+        )
+        Image.objects.filter(pk=analysis.image_id).exclude(analysis_status=AnalysisState.DONE).update(
+            analysis_status=AnalysisState.PENDING, analysis_error=""
         )
         image_analyze_task.delay_on_commit(str(analysis.image_id))
 
@@ -190,9 +213,13 @@ def _old_versions_retire() -> int:
 
 
 def _analysis_fail(analysis: ImageAnalysis, error: str) -> ImageAnalysis:
-    ImageAnalysis.objects.filter(pk=analysis.pk).update(
-        status=AnalysisStatus.FAILED, error=error[:2000], finished_at=timezone.now()
-    )
+    with transaction.atomic():
+        ImageAnalysis.objects.filter(pk=analysis.pk).update(
+            status=AnalysisStatus.FAILED, error=error[:2000], finished_at=timezone.now()
+        )
+        Image.objects.filter(pk=analysis.image_id).exclude(analysis_status=AnalysisState.DONE).update(
+            analysis_status=AnalysisState.FAILED, analysis_error=error[:2000]
+        )
     analysis.refresh_from_db()
     return analysis
 

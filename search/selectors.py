@@ -11,6 +11,7 @@ from gallery.models import Image
 from gallery.selectors import visible_to
 from inference.models import ImageAnalysis, ImageEmbedding
 from inference.selectors import embedding_version_serving
+from search.models import SimilarityQuery
 
 # HNSW search breadth. With a visibility filter, iterative scan keeps walking the graph until
 # enough visible rows are found instead of returning fewer than asked (pgvector >= 0.8).
@@ -18,19 +19,44 @@ HNSW_EF_SEARCH = 100
 HNSW_ITERATIVE_SCAN = "relaxed_order"
 
 
-def hnsw_session_settings() -> dict[str, object]:
-    """The settings every similar-photos query runs under (SET LOCAL; bench/search.py measures them)."""
-    return {"hnsw.ef_search": HNSW_EF_SEARCH, "hnsw.iterative_scan": HNSW_ITERATIVE_SCAN}
+def hnsw_session_settings(*, wanted: int = 0) -> dict[str, object]:
+    """What every similar-photos query runs under (SET LOCAL; bench/search.py measures the same),
+    for a page that ends at row ``wanted``."""
+    return {"hnsw.ef_search": max(HNSW_EF_SEARCH, min(wanted, 1000)), "hnsw.iterative_scan": HNSW_ITERATIVE_SCAN}
+
+
+class Match:
+    WHOLE = "whole"
+    CROP = "crop"
 
 
 @dataclass(frozen=True)
 class SimilarImage:
     image: Image
-    similarity: float  # cosine similarity, 1 = same direction
+    similarity: float  # cosine similarity of the search vectors, 1 = same direction
+    whole_similarity: float  # whole photo against whole photo
+    crop_similarity: float  # salient crop against salient crop
     overlay_url: str | None
 
+    @property
+    def match(self) -> str:
+        """Which embedding made the match: the one whose similarity is higher."""
+        return Match.CROP if self.crop_similarity > self.whole_similarity else Match.WHOLE
 
-def image_similar_queryset(*, viewer, vector, model_version: str, exclude_image_id=None, limit: int):
+
+@dataclass(frozen=True)
+class SimilarPage:
+    results: list[SimilarImage]
+    offset: int
+    has_more: bool
+
+    @property
+    def next_offset(self) -> int:
+        return self.offset + len(self.results)
+
+
+def image_similar_queryset(*, viewer, vector, model_version: str, exclude_image_id=None, limit: int,
+                           offset: int = 0, whole_vector=None, crop_vector=None):
     """The similar-photos query (also used by the EXPLAIN test): ORDER BY distance LIMIT n."""
     qs = (
         ImageEmbedding.objects.filter(model_version=model_version)
@@ -38,31 +64,75 @@ def image_similar_queryset(*, viewer, vector, model_version: str, exclude_image_
         .select_related("image", "image__owner")
         .annotate(distance=CosineDistance("vector", vector))
     )
+    if whole_vector is not None:
+        # Computed only for the rows the LIMIT returns: they explain a match, they do not rank.
+        qs = qs.annotate(whole_distance=CosineDistance("whole_vector", whole_vector),
+                         crop_distance=CosineDistance("crop_vector", crop_vector))
     if exclude_image_id is not None:
         qs = qs.exclude(image_id=exclude_image_id)
-    return qs.order_by("distance")[:limit]
+    return qs.order_by("distance")[offset : offset + limit]
 
 
-def image_similar_list(*, viewer, image: Image, limit: int = 24) -> list[SimilarImage] | None:
+def image_similar_page(*, viewer, image: Image, limit: int = 24, offset: int = 0) -> SimilarPage | None:
     """Photos most like ``image`` among the viewer's own and everyone's public photos.
 
     None when the photo has no vector of the serving version yet (its analysis is not done).
     """
     version = embedding_version_serving()
-    source = ImageEmbedding.objects.filter(image=image, model_version=version).only("vector").first()
+    source = (ImageEmbedding.objects.filter(image=image, model_version=version)
+              .only("vector", "whole_vector", "crop_vector").first())
     if source is None:
         return None
+    return _similar_page(viewer=viewer, vectors=source, version=version, exclude_image_id=image.id,
+                         limit=limit, offset=offset)
+
+
+def image_similar_list(*, viewer, image: Image, limit: int = 24) -> list[SimilarImage] | None:
+    page = image_similar_page(viewer=viewer, image=image, limit=limit)
+    return None if page is None else page.results
+
+
+def query_similar_page(*, viewer, query: SimilarityQuery, limit: int = 24, offset: int = 0) -> SimilarPage | None:
+    """Results of a search with an outside photo or a region; None until the worker is done.
+
+    A region search leaves out the photo it was drawn on (it would always come first).
+    """
+    if query.vector is None:
+        return None
+    return _similar_page(viewer=viewer, vectors=query, version=query.model_version,
+                         exclude_image_id=query.source_image_id, limit=limit, offset=offset)
+
+
+def similarity_query_get(*, viewer, query_id) -> SimilarityQuery | None:
+    """A query is seen only by the person who made it."""
+    if not viewer.is_authenticated:
+        return None
+    return SimilarityQuery.objects.filter(owner=viewer, id=query_id).select_related("source_image").first()
+
+
+def _similar_page(*, viewer, vectors, version: str, exclude_image_id, limit: int, offset: int) -> SimilarPage:
+    # One row more than asked says whether another page exists.
+    wanted = offset + limit + 1
     with transaction.atomic():
         with connection.cursor() as cursor:
-            for name, value in hnsw_session_settings().items():
+            for name, value in hnsw_session_settings(wanted=wanted).items():
                 cursor.execute(f"SET LOCAL {name} = {value}")
-        rows = list(image_similar_queryset(viewer=viewer, vector=source.vector, model_version=version,
-                                           exclude_image_id=image.id, limit=limit))
+        rows = list(image_similar_queryset(
+            viewer=viewer, vector=vectors.vector, model_version=version, exclude_image_id=exclude_image_id,
+            limit=limit + 1, offset=offset, whole_vector=vectors.whole_vector, crop_vector=vectors.crop_vector,
+        ))
+    has_more = len(rows) > limit
+    rows = rows[:limit]
     # relaxed_order may return neighbours slightly out of order; the distances are exact.
     rows.sort(key=lambda row: row.distance)
     overlays = _overlay_urls([row.image_id for row in rows], version)
-    return [SimilarImage(image=row.image, similarity=1.0 - float(row.distance),
-                         overlay_url=overlays.get(row.image_id)) for row in rows]
+    results = [
+        SimilarImage(image=row.image, similarity=1.0 - float(row.distance),
+                     whole_similarity=1.0 - float(row.whole_distance), crop_similarity=1.0 - float(row.crop_distance),
+                     overlay_url=overlays.get(row.image_id))
+        for row in rows
+    ]
+    return SimilarPage(results=results, offset=offset, has_more=has_more)
 
 
 def _overlay_urls(image_ids: list, version: str) -> dict:

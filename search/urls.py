@@ -5,7 +5,14 @@ from search import api, views
 app_name = "search"
 urlpatterns = [
     path("photos/<uuid:image_id>/", views.photo, name="photo"),
+    path("photos/<uuid:image_id>/similar", views.photo_similar, name="photo_similar"),
     path("photos/<uuid:image_id>/status.json", views.photo_status, name="photo_status"),
     path("photos/<uuid:image_id>/overlay.png", views.overlay, name="overlay"),
+    path("photos/<uuid:image_id>/search-region", views.search_by_region, name="search_region"),
+    path("search/", views.search_by_photo, name="search"),
+    path("search/<uuid:query_id>/", views.query_detail, name="query"),
+    path("search/<uuid:query_id>/results", views.query_results, name="query_results"),
+    path("search/<uuid:query_id>/status.json", views.query_status, name="query_status"),
+    path("search/<uuid:query_id>/photo.jpg", views.query_photo, name="query_photo"),
     path("api/images/<uuid:image_id>/similar/", api.ImageSimilarApi.as_view(), name="api_similar"),
 ]

@@ -1,14 +1,24 @@
-"""The read side's pages: a photo with its analysis and its most similar photos."""
+"""The read side's pages: a photo with its analysis and similar photos, and searches with an
+outside photo or a region of one."""
 
 from __future__ import annotations
 
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
 
 from gallery.forms import ImageEditForm
-from gallery.selectors import image_get_visible
+from gallery.renditions import THUMBNAILS, overlay_thumbnail
+from gallery.selectors import album_choices, album_ids_of, image_get_visible
+from gallery.services import ImageRejected
 from inference.selectors import image_analysis_latest
-from search.selectors import image_similar_list
+from search import services
+from search.forms import PhotoSearchForm, RegionSearchForm
+from search.selectors import image_similar_page, query_similar_page, similarity_query_get
+
+SIMILAR_PAGE_SIZE = 24
 
 
 def _visible_or_404(request: HttpRequest, image_id):
@@ -18,19 +28,37 @@ def _visible_or_404(request: HttpRequest, image_id):
     return image
 
 
+def _offset(request: HttpRequest) -> int:
+    try:
+        return max(0, min(int(request.GET.get("offset", 0)), 1000))
+    except ValueError:
+        return 0
+
+
 def photo(request: HttpRequest, image_id) -> HttpResponse:
     image = _visible_or_404(request, image_id)
     analysis = image_analysis_latest(image_id=image.id)
-    similar = image_similar_list(viewer=request.user, image=image)
     is_owner = request.user.is_authenticated and image.owner_id == request.user.id
     context = {
         "image": image,
         "analysis": analysis,
-        "similar": similar,
+        "similar": image_similar_page(viewer=request.user, image=image, limit=SIMILAR_PAGE_SIZE),
         "is_owner": is_owner,
         "edit_form": ImageEditForm(initial={"title": image.title, "visibility": image.visibility}) if is_owner else None,
     }
+    if is_owner:
+        in_albums = album_ids_of(image=image)
+        albums = album_choices(owner=request.user)
+        context["albums"] = [album for album in albums if album.id not in in_albums]
+        context["in_albums"] = [album for album in albums if album.id in in_albums]
     return render(request, "search/photo.html", context)
+
+
+def photo_similar(request: HttpRequest, image_id) -> HttpResponse:
+    """The next page of similar photos, as tiles the photo page appends ("Show more")."""
+    image = _visible_or_404(request, image_id)
+    page = image_similar_page(viewer=request.user, image=image, limit=SIMILAR_PAGE_SIZE, offset=_offset(request))
+    return render(request, "search/_similar_tiles.html", {"similar": page, "more_url": request.path})
 
 
 def photo_status(request: HttpRequest, image_id) -> JsonResponse:
@@ -44,12 +72,95 @@ def photo_status(request: HttpRequest, image_id) -> JsonResponse:
     })
 
 
-def overlay(request: HttpRequest, image_id) -> FileResponse:
-    """The saliency heat-map PNG, under the same visibility rule as the photo itself."""
+def overlay(request: HttpRequest, image_id) -> HttpResponse:
+    """The saliency heat-map PNG, under the same visibility rule as the photo itself.
+
+    ``?fit=square`` crops it to the same window as the photo's square thumbnail, so a result
+    tile's overlay lines up with the tile.
+    """
     image = _visible_or_404(request, image_id)
     analysis = image_analysis_latest(image_id=image.id)
     if analysis is None or not analysis.overlay:
         raise Http404("This photo has no saliency overlay yet.")
-    response = FileResponse(analysis.overlay.open("rb"), content_type="image/png")
+    fit = request.GET.get("fit", "")
+    if fit in THUMBNAILS and analysis.saliency_map:
+        with analysis.overlay.open("rb") as overlay_file, analysis.saliency_map.open("rb") as map_file:
+            body = overlay_thumbnail(overlay_file.read(), map_file.read(), THUMBNAILS[fit])
+        response = HttpResponse(body, content_type="image/png")
+    else:
+        response = FileResponse(analysis.overlay.open("rb"), content_type="image/png")
     response["Cache-Control"] = "private, max-age=300"
+    return response
+
+
+# --- searches with a new photo or a region ----------------------------------------------------
+
+@login_required
+def search_by_photo(request: HttpRequest) -> HttpResponse:
+    form = PhotoSearchForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["photo"]
+        try:
+            query = services.similarity_query_from_photo(owner=request.user, data=upload.read(),
+                                                         filename=upload.name)
+        except ImageRejected as exc:
+            form.add_error("photo", exc.message)
+        else:
+            return redirect("search:query", query_id=query.id)
+    return render(request, "search/search.html", {"form": form})
+
+
+@login_required
+@require_POST
+def search_by_region(request: HttpRequest, image_id) -> HttpResponse:
+    image = _visible_or_404(request, image_id)
+    form = RegionSearchForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Draw a box on the photo first.")
+        return redirect("search:photo", image_id=image.id)
+    try:
+        query = services.similarity_query_from_region(owner=request.user, image=image, box=form.box)
+    except services.QueryRejected as exc:
+        messages.error(request, exc.message)
+        return redirect("search:photo", image_id=image.id)
+    return redirect("search:query", query_id=query.id)
+
+
+def _query_or_404(request: HttpRequest, query_id):
+    query = similarity_query_get(viewer=request.user, query_id=query_id)
+    if query is None:
+        raise Http404("No such search.")
+    if query.source_image_id and image_get_visible(viewer=request.user, image_id=query.source_image_id) is None:
+        raise Http404("No such search.")  # the photo it was drawn on has become private since
+    return query
+
+
+@login_required
+def query_detail(request: HttpRequest, query_id) -> HttpResponse:
+    query = _query_or_404(request, query_id)
+    page = query_similar_page(viewer=request.user, query=query, limit=SIMILAR_PAGE_SIZE)
+    return render(request, "search/query.html", {"query": query, "similar": page})
+
+
+@login_required
+def query_results(request: HttpRequest, query_id) -> HttpResponse:
+    query = _query_or_404(request, query_id)
+    page = query_similar_page(viewer=request.user, query=query, limit=SIMILAR_PAGE_SIZE, offset=_offset(request))
+    return render(request, "search/_similar_tiles.html", {"similar": page, "more_url": request.path})
+
+
+@login_required
+def query_status(request: HttpRequest, query_id) -> JsonResponse:
+    query = _query_or_404(request, query_id)
+    return JsonResponse({"status": query.status, "error": query.error})
+
+
+@login_required
+def query_photo(request: HttpRequest, query_id) -> FileResponse:
+    """The searched-with photo (its re-encoded copy), for the person who searched."""
+    query = _query_or_404(request, query_id)
+    if not query.file:
+        raise Http404("This search has no photo of its own.")
+    response = FileResponse(query.file.open("rb"), content_type="image/jpeg")
+    response["Cache-Control"] = "private, max-age=3600"
     return response

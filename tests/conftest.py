@@ -54,6 +54,9 @@ def _media_root(request, tmp_path):
     # Pure model tests also run without the Django plugin (-p no:django).
     if request.config.pluginmanager.hasplugin("django"):
         request.getfixturevalue("settings").MEDIA_ROOT = tmp_path / "media"
+        from django.core.cache import cache
+
+        cache.clear()  # rate-limit and throttle counters must not leak from one test into the next
 
 
 def database_url_for_tests() -> str:
@@ -80,7 +83,7 @@ def celery_worker_process(transactional_db, settings):
     }
     log = open(settings.MEDIA_ROOT.parent / "worker.log", "w+")  # noqa: SIM115
     worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "gallery", "worker", "--queues", "inference,default",
+        [sys.executable, "-m", "celery", "-A", "gallery", "worker", "--queues", settings.WORKER_QUEUES,
          "--concurrency", "1", "--loglevel", "INFO", "--without-heartbeat", "--without-gossip", "--without-mingle"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )
@@ -105,3 +108,22 @@ def wait_for(predicate, *, timeout: float, interval: float = 0.25, message: str 
             return result
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout:.0f}s waiting for {message}")
+
+
+def index_photo(image, vector, *, crop_vector=None):
+    """Give a photo a finished analysis and an embedding without running the models: for tests
+    of pages and queries (plumbing), never of the models themselves."""
+    from gallery.models import AnalysisState, Image
+    from inference.models import AnalysisStatus, ImageAnalysis, ImageEmbedding
+    from inference.versions import MODEL_VERSION
+
+    vector = np.asarray(vector, dtype=np.float32)
+    vector = vector / np.linalg.norm(vector)
+    crop = vector if crop_vector is None else np.asarray(crop_vector, dtype=np.float32) / np.linalg.norm(crop_vector)
+    ImageAnalysis.objects.update_or_create(image=image, model_version=MODEL_VERSION,
+                                           defaults={"status": AnalysisStatus.DONE})
+    ImageEmbedding.objects.update_or_create(image=image, model_version=MODEL_VERSION,
+                                            defaults={"vector": vector, "whole_vector": vector, "crop_vector": crop})
+    Image.objects.filter(pk=image.pk).update(analysis_status=AnalysisState.DONE)
+    image.analysis_status = AnalysisState.DONE
+    return image

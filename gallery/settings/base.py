@@ -7,6 +7,7 @@ PostgreSQL (pgvector) and Redis under ``var/`` are attached to, or started (gall
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -41,6 +42,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework.authtoken",
+    "axes",
     "gallery",
     "inference",
     "search",
@@ -55,6 +57,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as axes documents: it turns a lockout flagged during authentication into the 429 page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "gallery.urls"
@@ -92,8 +96,35 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1  # analyses are long; do not hoard them in
 CELERY_WORKER_CONCURRENCY = os.environ.get("CELERY_WORKER_CONCURRENCY", "auto")
 CELERY_TASK_DEFAULT_QUEUE = "default"
 # Model work has its own queue so it can get its own (GPU) machines; the sweep is light.
-CELERY_TASK_ROUTES = {"inference.analyze_image": {"queue": "inference"}}
+# Searches with a new photo are people waiting on a page: their queue is listed first, and a
+# worker polls its queues in that order, so a bulk import never delays them.
+CELERY_TASK_ROUTES = {
+    "inference.analyze_image": {"queue": "inference"},
+    "search.analyze_query": {"queue": "interactive"},
+}
+WORKER_QUEUES = "interactive,inference,default"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+
+
+def _cache_url_from_broker(broker_url: str) -> str:
+    # One Redis serves the queue (db 0) and the cache (db 1) unless CACHE_URL says otherwise.
+    if broker_url.startswith("redis+socket://"):
+        return "unix://" + broker_url.removeprefix("redis+socket://").split("?")[0] + "?db=1"
+    if broker_url.startswith(("redis://", "rediss://")):
+        base, _, _db = broker_url.rpartition("/")
+        return f"{base}/1" if _db.isdigit() else f"{broker_url.rstrip('/')}/1"
+    return ""
+
+
+# Shared by every web process: throttling and login rate limits must count across gunicorn workers.
+CACHE_URL = os.environ.get("CACHE_URL") or _cache_url_from_broker(CELERY_BROKER_URL)
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+        if CACHE_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
 # Worker children load TensorFlow and the models at start-up (inference.tasks); give them time.
 CELERY_WORKER_PROC_ALIVE_TIMEOUT = 120
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
@@ -102,6 +133,7 @@ CELERY_BEAT_SCHEDULE = {
         "task": "inference.analysis_sweep",
         "schedule": float(os.environ.get("ANALYSIS_SWEEP_SECONDS", "60")),
     },
+    "prune-queries": {"task": "search.prune_queries", "schedule": 3600.0},
 }
 
 # --- storage ----------------------------------------------------------------------------------
@@ -160,6 +192,8 @@ ANALYSIS_MAX_ATTEMPTS = int(os.environ.get("ANALYSIS_MAX_ATTEMPTS", 3))
 # default is the fastest combination bench/ingest.py measured (README, "Scaling out").
 TF_NUM_THREADS = int(os.environ.get("TF_NUM_THREADS", 1))
 SIMILAR_LIMIT = 24
+# Searches with an outside photo (and their files) are deleted after this long.
+QUERY_KEEP_HOURS = int(os.environ.get("QUERY_KEEP_HOURS", 24))
 
 # --- auth, api, misc --------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -167,6 +201,11 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+AUTHENTICATION_BACKENDS = [
+    # First, so a locked-out username+IP is refused before any password is checked.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "gallery:mine"
@@ -181,6 +220,34 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 48,
 }
+
+# Login rate limit (django-axes). Attempts live in PostgreSQL, so every gunicorn worker and
+# machine counts the same failures. Keyed on username AND address: a stranger guessing one
+# account's password is stopped, but cannot lock its owner out from elsewhere.
+AXES_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", 5))
+AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("LOGIN_COOLOFF_MINUTES", 15)))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True  # a correct password forgives the earlier typos
+AXES_LOCKOUT_CALLABLE = "gallery.accounts.views.lockout"
+# Failed attempts are what the lockout needs, and they expire with the cool-off. A row for every
+# successful log-in, with address and browser, kept forever, is not needed: do not collect it.
+AXES_DISABLE_ACCESS_LOG = True
+# Behind N reverse proxies (each appending to X-Forwarded-For), set LOGIN_PROXY_COUNT=N so the
+# lockout counts the client's address, not the proxy's (gallery.accounts.client_address).
+LOGIN_PROXY_COUNT = int(os.environ.get("LOGIN_PROXY_COUNT", 0))
+AXES_CLIENT_IP_CALLABLE = "gallery.accounts.client_address.login_client_address"
+
+# E-mail (password reset). Development prints messages on the console; set EMAIL_BACKEND to
+# django.core.mail.backends.smtp.EmailBackend and EMAIL_HOST etc. to send them.
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT", 25))
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Saliency Gallery <noreply@localhost>")
+PASSWORD_RESET_TIMEOUT = int(os.environ.get("PASSWORD_RESET_TIMEOUT", 3 * 24 * 3600))
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

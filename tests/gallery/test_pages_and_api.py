@@ -96,12 +96,3 @@ def test_api_lists_only_own_photos(make_user, photo, django_assert_num_queries):
         response = client.get("/api/images/")
     assert len(response.json()) == 3
     assert {item["owner"] for item in response.json()} == {me.username}
-
-
-def test_gallery_page_query_count_does_not_grow(client, make_user, photo, django_assert_num_queries):
-    me = make_user()
-    client.force_login(me)
-    for seed in range(5):
-        photo(owner=me, seed=seed)
-    with django_assert_num_queries(3):  # session, user, photos
-        assert client.get("/mine/").status_code == 200

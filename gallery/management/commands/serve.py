@@ -32,7 +32,7 @@ class Command(BaseCommand):
         env = {**os.environ, "DATABASE_URL": settings.DATABASE_URL, "CELERY_BROKER_URL": settings.CELERY_BROKER_URL}
         python = sys.executable
         commands = {
-            "worker": [python, "-m", "celery", "-A", "gallery", "worker", "--beat", "--queues", "inference,default",
+            "worker": [python, "-m", "celery", "-A", "gallery", "worker", "--beat", "--queues", settings.WORKER_QUEUES,
                        "--concurrency", "1", "--loglevel", "INFO",
                        "--schedule", settings.CELERY_BEAT_SCHEDULE_FILENAME],
             "web": [python, "-m", "gunicorn", "gallery.wsgi", "--bind", f"{host}:{port}",

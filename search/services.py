@@ -1,0 +1,130 @@
+"""Writes of the read side: searches with an outside photo or a region, analysed by the worker."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.utils import timezone
+
+from gallery import renditions
+from gallery.models import Image
+from gallery.services import image_inspect
+from search.models import QueryStatus, SimilarityQuery
+
+logger = logging.getLogger(__name__)
+
+#: A region smaller than this (pixels a side) has too little in it to search with.
+REGION_MIN_SIDE = 16
+
+
+class QueryRejected(ValidationError):
+    """The search cannot be made; the message is meant for the person."""
+
+
+def similarity_query_from_photo(*, owner, data: bytes, filename: str) -> SimilarityQuery:
+    """A search with a photo that is not kept in the gallery. It is checked like an upload and
+    stored only as a re-encoded copy, deleted with the query."""
+    from search.tasks import similarity_query_analyze_task
+
+    inspected = image_inspect(data=data, filename=filename)  # raises ImageRejected, a ValidationError
+    query = SimilarityQuery(owner=owner)
+    query.file.save("query.jpg", ContentFile(renditions.display_rendition(inspected.rgb)), save=False)
+    try:
+        with transaction.atomic():
+            query.save(force_insert=True)
+            similarity_query_analyze_task.delay_on_commit(str(query.id))
+    except BaseException:
+        query.file.storage.delete(query.file.name)
+        raise
+    return query
+
+
+def similarity_query_from_region(*, owner, image: Image, box: tuple[int, int, int, int]) -> SimilarityQuery:
+    """A search with a region of a photo the person may see; box is (left, top, right, bottom) in
+    the photo's pixels, right and bottom exclusive."""
+    from search.tasks import similarity_query_analyze_task
+
+    left, top, right, bottom = (int(v) for v in box)
+    left, top = max(0, left), max(0, top)
+    right, bottom = min(image.width, right), min(image.height, bottom)
+    if right - left < REGION_MIN_SIDE or bottom - top < REGION_MIN_SIDE:
+        raise QueryRejected(f"Draw a larger region: at least {REGION_MIN_SIDE} pixels a side, inside the photo.",
+                            code="region_too_small")
+    with transaction.atomic():
+        query = SimilarityQuery.objects.create(owner=owner, source_image=image, box_left=left, box_top=top,
+                                               box_right=right, box_bottom=bottom)
+        similarity_query_analyze_task.delay_on_commit(str(query.id))
+    return query
+
+
+def similarity_query_analyze(*, query_id: str) -> SimilarityQuery | None:
+    """Worker side: embed the query's photo (or region) with the same pipeline as the gallery."""
+    from inference.images import WORKING_MAX_SIDE, load_rgb
+    from inference.services import pipeline_get
+
+    query = SimilarityQuery.objects.filter(id=query_id).select_related("source_image").first()
+    if query is None or query.status == QueryStatus.DONE:
+        return query
+    SimilarityQuery.objects.filter(pk=query.pk).update(status=QueryStatus.RUNNING, error="")
+    try:
+        pipeline = pipeline_get()
+        if query.is_region:
+            with query.source_image.file.open("rb") as handle:
+                rgb = load_rgb(handle.read())
+            left, top, right, bottom = query.box
+            rgb = _limit_side(rgb[top:bottom, left:right], WORKING_MAX_SIDE)
+        else:
+            with query.file.open("rb") as handle:
+                rgb = load_rgb(handle.read(), max_side=WORKING_MAX_SIDE)
+        result = pipeline.analyze(rgb)
+    except SoftTimeLimitExceeded:
+        return _query_fail(query, "The search took too long and was stopped; try again.")
+    except FileNotFoundError:
+        return _query_fail(query, "The photo's file is missing from storage.")
+    except Exception as exc:  # noqa: BLE001 - any decode or model error fails this query only
+        logger.exception("similarity query %s failed", query_id)
+        return _query_fail(query, f"{type(exc).__name__}: {exc}")
+    SimilarityQuery.objects.filter(pk=query.pk).update(
+        status=QueryStatus.DONE, model_version=pipeline.version, vector=result.vector,
+        whole_vector=result.whole_vector, crop_vector=result.crop_vector, finished_at=timezone.now(),
+    )
+    query.refresh_from_db()
+    return query
+
+
+def similarity_queries_prune() -> int:
+    """Delete queries (and their files) older than QUERY_KEEP_HOURS."""
+    cutoff = timezone.now() - timedelta(hours=settings.QUERY_KEEP_HOURS)
+    old = list(SimilarityQuery.objects.filter(created__lt=cutoff).only("id", "file"))
+    names = [query.file.name for query in old if query.file]
+    with transaction.atomic():
+        SimilarityQuery.objects.filter(pk__in=[query.pk for query in old]).delete()
+        if names:
+            storage = old[0].file.storage
+            transaction.on_commit(lambda: [storage.delete(name) for name in names])
+    return len(old)
+
+
+def _limit_side(rgb, max_side: int):
+    import numpy as np
+    import PIL.Image
+
+    height, width = rgb.shape[:2]
+    if max(height, width) <= max_side:
+        return np.ascontiguousarray(rgb)
+    image = PIL.Image.fromarray(np.ascontiguousarray(rgb))
+    image.thumbnail((max_side, max_side), PIL.Image.Resampling.LANCZOS)
+    return np.asarray(image)
+
+
+def _query_fail(query: SimilarityQuery, error: str) -> SimilarityQuery:
+    SimilarityQuery.objects.filter(pk=query.pk).update(status=QueryStatus.FAILED, error=error[:2000],
+                                                       finished_at=timezone.now())
+    query.refresh_from_db()
+    return query

@@ -1,0 +1,217 @@
+"""The web experience in a real Chromium, with the real worker and models behind it.
+
+One walk, the way a new user would go: sign up, upload several photos (progress bars, then the
+analysis status changing live), wait for "done", toggle the overlay, open similar photos, search
+with a drawn region and with an outside photo, make an album, make a photo public and see it on
+Explore as another user, delete a photo. The main pages are photographed at desktop and phone
+width along the way (tests/e2e/conftest.py: snap).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from gallery.models import AnalysisState, Image
+from tests.conftest import SHARED_DATA, photo_bytes
+from tests.e2e.conftest import snap
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+# The worker loads TensorFlow (and converts weights on a fresh checkout) before its first photo.
+FIRST_ANALYSIS_TIMEOUT_S = 180
+PASSWORD = "a-long-pass-phrase-42"
+
+
+def gallery_photos(tmp_path) -> tuple[list[str], str]:
+    """Four photos to upload (two pairs of flower species when the shared data is there) and one
+    outside photo to search with."""
+    flowers = SHARED_DATA / "flowers102"
+    if flowers.is_dir():
+        picks = [sorted((flowers / species).glob("*.jpg"))[i] for species in ("10", "11") for i in (0, 1)]
+        outside = sorted((flowers / "10").glob("*.jpg"))[2]
+        return [str(path) for path in picks], str(outside)
+    paths = []
+    for seed in range(5):
+        path = tmp_path / f"photo-{seed}.jpg"
+        path.write_bytes(photo_bytes(300 + seed, size=(480, 360)))
+        paths.append(str(path))
+    return paths[:4], paths[4]
+
+
+def sign_up(page, base_url: str, username: str) -> None:
+    page.goto(f"{base_url}/accounts/signup/")
+    page.fill("#id_username", username)
+    page.fill("#id_password1", PASSWORD)
+    page.fill("#id_password2", PASSWORD)
+    page.click("main button[type=submit]")
+    page.wait_for_url("**/mine/")
+
+
+def assert_images_have_alt_text(page) -> None:
+    missing = page.eval_on_selector_all("img", "imgs => imgs.filter(i => !i.hasAttribute('alt')).map(i => i.src)")
+    assert missing == [], missing
+    unlabeled = page.eval_on_selector_all("img:not(.overlay)", "imgs => imgs.filter(i => !i.alt.trim()).map(i => i.src)")
+    assert unlabeled == [], unlabeled  # only heat maps laid over a described photo may have alt=""
+
+
+def full_size_requests(page, action) -> list[str]:
+    """URLs of display copies or originals the page asked for while ``action`` ran."""
+    seen: list[str] = []
+    listener = lambda request: seen.append(request.url)  # noqa: E731
+    page.on("request", listener)
+    action()
+    page.wait_for_load_state("networkidle")
+    page.remove_listener("request", listener)
+    return [url for url in seen if "/file" in url or "/original" in url]
+
+
+def test_a_new_user_walks_through_the_gallery(celery_worker_process, live_server, browser, tmp_path):
+    photos, outside = gallery_photos(tmp_path)
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    sign_up(page, live_server.url, "alice")
+
+    # Upload: a progress bar per file, then each photo's status changes without a reload.
+    page.set_input_files("#upload-form input[type=file]", photos)
+    items = page.locator("#uploads .upload-item")
+    items.nth(len(photos) - 1).wait_for()
+    assert items.count() == len(photos)
+    page.wait_for_function("[...document.querySelectorAll('#uploads progress')].every(p => p.value === 100)")
+    page.wait_for_function(
+        f"document.querySelectorAll('#uploads .upload-item[data-status=done]').length === {len(photos)}",
+        timeout=FIRST_ANALYSIS_TIMEOUT_S * 1000,
+    )
+    assert "Analysed" in items.first.inner_text()
+    snap(page, "upload")
+    assert Image.objects.filter(owner__username="alice", analysis_status=AnalysisState.DONE).count() == len(photos)
+
+    # The same photo again is not stored twice: the page says so and links to it.
+    page.set_input_files("#upload-form input[type=file]", photos[:1])
+    duplicate = page.locator("#uploads .upload-item .duplicate")
+    duplicate.wait_for()
+    assert "Already in your gallery" in duplicate.inner_text()
+    assert Image.objects.filter(owner__username="alice").count() == len(photos)
+
+    # The grid shows saliency-cropped thumbnails, never the full-size photos.
+    assert full_size_requests(page, page.reload) == []
+    assert page.locator(".grid .tile").count() == len(photos)
+    assert all("/thumbnail/square.jpg" in src for src in page.locator(".grid .tile img").evaluate_all(
+        "imgs => imgs.map(i => i.getAttribute('src'))"))
+    assert_images_have_alt_text(page)
+    snap(page, "my-photos")
+
+    # A photo: heat map toggle and opacity, the crop box.
+    page.locator(".grid .tile a").first.click()
+    page.wait_for_selector(".status-done")
+    overlay = page.locator("#overlay")
+    assert overlay.is_hidden()
+    page.check("#overlay-toggle")
+    assert overlay.is_visible()
+    page.locator("#overlay-opacity").fill("40")
+    assert page.eval_on_selector("#overlay", "el => el.style.opacity") == "0.4"
+    page.check("#crop-toggle")
+    assert page.locator("#crop-box").is_visible()
+    assert page.locator(".facts").inner_text().count("×") == 1  # size shown
+
+    # Similar photos, each with its overlay, similarity and what matched.
+    tiles = page.locator(".similar .similar-tile")
+    assert tiles.count() == len(photos) - 1
+    assert tiles.first.get_attribute("data-match") in ("whole", "crop")
+    assert "matched on the" in tiles.first.inner_text()
+    page.check(".overlay-all")
+    assert page.locator(".similar .similar-tile .overlay").first.is_visible()
+    assert_images_have_alt_text(page)
+    snap(page, "photo")
+    photo_url = page.url
+    tiles.first.locator("a").click()
+    page.wait_for_selector("article.photo")
+    assert page.url != photo_url
+
+    # Search with a region chosen by keyboard alone: arrows move the box, Shift+arrows resize it,
+    # Enter searches.
+    page.goto(photo_url)
+    page.focus("#region-start")
+    page.keyboard.press("Enter")
+    assert page.evaluate("document.activeElement.id") == "region"
+    before = page.input_value("#region-form input[name=left]")
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("Shift+ArrowDown")
+    assert page.input_value("#region-form input[name=left]") != before
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/search/*/")
+    page.wait_for_selector(".similar-grid .similar-tile", timeout=60_000)
+
+    # Search with a drawn region.
+    page.goto(photo_url)
+    page.click("#region-start")
+    box = page.locator("#stage img.base").bounding_box()
+    page.mouse.move(box["x"] + box["width"] * 0.2, box["y"] + box["height"] * 0.2)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.7, box["y"] + box["height"] * 0.8, steps=5)
+    page.mouse.up()
+    assert int(page.input_value("#region-form input[name=right]")) > int(page.input_value("#region-form input[name=left]"))
+    page.click("#region-submit")
+    page.wait_for_url("**/search/*/")
+    page.wait_for_selector(".similar-grid .similar-tile", timeout=60_000)
+    assert "Photos like this region" in page.inner_text("h1")
+    region_results = page.locator(".similar-tile").count()
+    assert 1 <= region_results <= len(photos) - 1  # the photo it was drawn on is left out
+    snap(page, "region-search")
+
+    # Search with an outside photo: it is not added to the gallery.
+    page.click("header nav >> text=Search by photo")
+    page.set_input_files("#search-form input[type=file]", outside)  # choosing it starts the search
+    page.wait_for_url("**/search/*/")
+    page.wait_for_selector(".similar-grid .similar-tile", timeout=60_000)
+    assert page.locator(".similar-tile").count() == len(photos)
+    assert Image.objects.filter(owner__username="alice").count() == len(photos)
+
+    # An album, with its cover chosen by saliency.
+    page.goto(photo_url)
+    page.fill("#album-new", "Garden")
+    page.click(".add-album button[type=submit]")
+    page.wait_for_selector("text=Added to")
+    page.click("text=Garden")
+    page.wait_for_selector("h1:has-text('Garden')")
+    assert page.locator(".grid .tile").count() == 1
+    page.click("header nav >> text=Albums")
+    card = page.locator(".album-card")
+    assert card.count() == 1 and "1 photo" in card.inner_text()
+    assert "/thumbnail/wide.jpg" in card.locator("img").get_attribute("src")
+    assert_images_have_alt_text(page)
+    snap(page, "albums")
+
+    # Make the photo public; another user sees it on Explore, and only it.
+    page.goto(photo_url)
+    page.click("#edit summary")
+    page.select_option("#id_visibility", "public")
+    page.click("#edit button[type=submit]")
+    page.wait_for_selector("text=Saved.")
+    public_title = page.inner_text(".photo-info h1")
+
+    other = browser.new_context(viewport={"width": 360, "height": 740})
+    bob = other.new_page()
+    bob.set_default_timeout(20_000)
+    sign_up(bob, live_server.url, "bob")
+    bob.click("header nav >> text=Explore")
+    assert bob.locator(".grid .tile").count() == 1
+    assert public_title in bob.inner_text(".grid .tile")
+    assert full_size_requests(bob, bob.reload) == []
+    assert_images_have_alt_text(bob)
+    snap(bob, "explore")
+    bob.locator(".grid .tile a").click()
+    bob.wait_for_selector("article.photo")
+    assert bob.locator("#edit").count() == 0  # not the owner: no editing
+    assert bob.locator(".similar-tile").count() == 0  # alice's other photos are private
+    other.close()
+
+    # Delete a photo, after confirming.
+    page.goto(photo_url)
+    page.click("form[data-confirm] button.danger")
+    page.wait_for_selector("#confirm-dialog[open]")
+    page.click("#confirm-dialog button[value=ok]")
+    page.wait_for_url("**/mine/")
+    assert page.locator(".grid .tile").count() == len(photos) - 1
+    assert Image.objects.filter(owner__username="alice").count() == len(photos) - 1
+    context.close()
