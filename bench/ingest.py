@@ -94,11 +94,7 @@ def measure(owner, photos: list[bytes], *, processes: int, threads: int, warm_co
     env = {**os.environ, "DATABASE_URL": settings.DATABASE_URL, "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
            "MEDIA_ROOT": str(settings.MEDIA_ROOT), "TF_NUM_THREADS": str(threads)}
     worker = subprocess.Popen(
-<<<<<<< HEAD
-        [sys.executable, "-m", "celery", "-A", "gallery", "worker", "-Q", "inference,default", "-c", str(processes),
-=======
-        [sys.executable, "-m", "celery", "-A", "gallery", "worker", "-Q", "interactive,inference,default", "-c", "1",
->>>>>>> main
+        [sys.executable, "-m", "celery", "-A", "gallery", "worker", "-Q", settings.WORKER_QUEUES, "-c", str(processes),
          "--loglevel", "WARNING", "--without-heartbeat", "--without-gossip", "--without-mingle"],
         cwd=ROOT, env=env, start_new_session=True,
     )

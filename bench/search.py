@@ -236,13 +236,17 @@ def load(vectors: np.ndarray, owners: np.ndarray, public: np.ndarray, model_vers
 
 
 def timed_sql(sql: str, params) -> tuple[float, list]:
+    """Milliseconds to run and fetch the query, and its (image_id, distance) pairs."""
     from django.db import connection
 
     with connection.cursor() as cursor:
         started = time.perf_counter()
         cursor.execute(sql, params)
         rows = cursor.fetchall()
-        return (time.perf_counter() - started) * 1000, rows
+        elapsed = (time.perf_counter() - started) * 1000
+        names = [column.name for column in cursor.description]
+    image_at, distance_at = names.index("image_id"), names.index("distance")
+    return elapsed, [(row[image_at], row[distance_at]) for row in rows]
 
 
 def latency_summary(latencies_ms: list[float]) -> dict:
@@ -256,7 +260,7 @@ def recall(found: list[list[int]], truth: np.ndarray) -> float:
     return round(sum(hits) / (RECALL_AT * len(truth)), 4)
 
 
-def run_queries(make_queryset, queries: np.ndarray, row_of: dict, session: list[str]) -> tuple[dict, list]:
+def run_queries(make_queryset, queries: np.ndarray, row_of: dict, session: list[str], page: int) -> tuple[dict, list]:
     """Each query through Django's SQL for the queryset, under the given session settings, in its
     own transaction as the app runs it. Returns timings and the rows found (by distance)."""
     from django.db import connection, transaction
@@ -265,7 +269,7 @@ def run_queries(make_queryset, queries: np.ndarray, row_of: dict, session: list[
     plan = query_plan(make_queryset(queries[0]), session)
     for query in queries:
         queryset = make_queryset(query)
-        sql, params = queryset.values_list("image_id", "distance").query.sql_with_params()
+        sql, params = queryset.query.sql_with_params()
         with transaction.atomic():
             with connection.cursor() as cursor:
                 for statement in session:
@@ -274,7 +278,7 @@ def run_queries(make_queryset, queries: np.ndarray, row_of: dict, session: list[
         latencies.append(elapsed)
         rows.sort(key=lambda r: r[1])  # relaxed_order may return neighbours slightly out of order
         found.append([row_of[r[0]] for r in rows])
-        full += len(rows) == queryset.query.high_mark
+        full += len(rows) >= page
     summary = {**latency_summary(latencies), "full_page_share": round(full / len(queries), 4),
                "uses_hnsw_index": "hnsw" in plan}
     return summary, found
@@ -319,8 +323,10 @@ def measure_size(size: int, args) -> dict:
                 .annotate(distance=CosineDistance("vector", query)).order_by("distance")[:page])
 
     def filtered(query):
+        # The app's query exactly: one row more than a page (is there a next page?) and the
+        # whole/crop distances it shows for the rows returned.
         return selectors.image_similar_queryset(viewer=viewer, vector=query, model_version=MODEL_VERSION,
-                                                limit=page)
+                                                limit=page + 1, whole_vector=query, crop_vector=query)
 
     app_session = selectors.hnsw_session_settings()
     result = {
@@ -336,12 +342,12 @@ def measure_size(size: int, args) -> dict:
     exact_session = ["SET LOCAL enable_indexscan = off", "SET LOCAL enable_bitmapscan = off"]
     few = queries[: args.exact_queries]
     for name, make, gold in (("unfiltered", unfiltered, truth), ("filtered", filtered, truth_filtered)):
-        summary, found = run_queries(make, few, row_of, exact_session)
+        summary, found = run_queries(make, few, row_of, exact_session, page)
         result["exact_scan"][name] = {**summary, "recall_at_10": recall(found, gold[: len(few)])}
     for ef in args.ef:
         session = [f"SET LOCAL {name} = {value}" for name, value in {**app_session, "hnsw.ef_search": ef}.items()]
         for name, make, gold in (("unfiltered", unfiltered, truth), ("filtered", filtered, truth_filtered)):
-            summary, found = run_queries(make, queries, row_of, session)
+            summary, found = run_queries(make, queries, row_of, session, page)
             result["pgvector_hnsw"][name].append({"ef_search": ef, **summary, "recall_at_10": recall(found, gold)})
     result["faiss_hnsw"] = faiss_measure(vectors, queries, visible, truth, truth_filtered, args.ef, page)
     return result
