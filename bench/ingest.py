@@ -78,7 +78,10 @@ def main() -> None:
         "configs": configs,
         "fastest": {"processes": fastest["processes"], "tf_threads": fastest["tf_threads"]},
         "photos_per_second_per_core": round(fastest["photos_per_second"] / cores, 2),
-        "default": {"processes": settings.CELERY_WORKER_CONCURRENCY, "tf_threads": settings.TF_NUM_THREADS},
+        # What a worker started without -c uses here ("auto": one process per core).
+        "default": {"processes": settings.CELERY_WORKER_CONCURRENCY, "processes_here": cores
+                    if settings.CELERY_WORKER_CONCURRENCY == "auto" else int(settings.CELERY_WORKER_CONCURRENCY),
+                    "tf_threads": settings.TF_NUM_THREADS},
     }))
 
 
@@ -96,7 +99,7 @@ def measure(owner, photos: list[bytes], *, processes: int, threads: int, warm_co
     worker = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "gallery", "worker", "-Q", settings.WORKER_QUEUES, "-c", str(processes),
          "--loglevel", "WARNING", "--without-heartbeat", "--without-gossip", "--without-mingle"],
-        cwd=ROOT, env=env, start_new_session=True,
+        cwd=ROOT, env=env, start_new_session=True, stdout=subprocess.DEVNULL,  # stdout is the JSON line
     )
     try:
         # Warm-up photos: model loading is start-up cost, not ingest cost. Each process loads its
