@@ -71,6 +71,7 @@ def main() -> None:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
+    server = server_settings()
     results = []
     try:
         for size in args.sizes:
@@ -80,7 +81,8 @@ def main() -> None:
         if not args.keep:
             bench_database_drop(database_url)
     report = {"benchmark": "search", "dim": DIM, "queries": args.queries, "public_share": args.public_share,
-              "viewer_share": args.viewer_share, "cpu_count": os.cpu_count(), "sizes": results}
+              "viewer_share": args.viewer_share, "cpu_count": os.cpu_count(), "server": server,
+              "load_average_1m_at_end": round(os.getloadavg()[0], 2), "sizes": results}
     if args.plot:
         plot(report, args.plot)
         report["plot"] = str(args.plot)
@@ -165,6 +167,21 @@ def bench_database_create() -> str:
     return embedded.postgres_url(var_dir / "pg", database=BENCH_DATABASE)
 
 
+def server_settings() -> dict:
+    """What the figures depend on besides the query: versions and memory settings. A server for a
+    million vectors wants its HNSW index in shared_buffers (the bench server under var/bench was
+    given shared_buffers=2GB with ALTER SYSTEM; README, "Search at scale")."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT extversion FROM pg_extension WHERE extname = 'vector'")
+        found = {"pgvector": cursor.fetchone()[0]}
+        for name in ("server_version", "shared_buffers", "effective_cache_size", "work_mem"):
+            cursor.execute(f"SHOW {name}")
+            found[name] = cursor.fetchone()[0]
+    return found
+
+
 def bench_database_drop(url: str) -> None:
     import psycopg
     from django.db import connections
@@ -174,12 +191,41 @@ def bench_database_drop(url: str) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DATABASE}" WITH (FORCE)')
 
 
+def copy_columns(model, values: dict) -> dict[str, object]:
+    """Column -> value for COPY into this model's table: the given values, else each field's own
+    default (other branches add columns; the loader must not have to know them)."""
+    from django.db import connection
+
+    columns = {}
+    for field in model._meta.concrete_fields:
+        if field.get_internal_type() in ("AutoField", "BigAutoField", "SmallAutoField"):
+            continue  # the database numbers the rows
+        if field.name in values:
+            value = values[field.name]
+        else:
+            value = field.get_db_prep_save(field.get_default(), connection)
+        columns[field.column] = value
+    return columns
+
+
+def column_types(raw_connection, table: str, columns) -> list[str]:
+    """PostgreSQL type names of these columns, for a binary COPY (several times faster than text
+    for vectors)."""
+    types = dict(raw_connection.execute(
+        "SELECT attname, atttypid::regtype::text FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0",
+        [table]).fetchall())
+    return [types[column] for column in columns]
+
+
 def load(vectors: np.ndarray, owners: np.ndarray, public: np.ndarray, model_version: str) -> dict:
     """Replace the gallery with these photos by COPY, then build the app's indexes on the
     embedding table the way its migrations define them (dropped first: building once is far
     faster than maintaining them row by row)."""
     from django.db import connection
     from pgvector.psycopg import register_vector
+
+    from gallery.models import Image
+    from inference.models import ImageEmbedding
 
     timings = {}
     with connection.cursor() as cursor:
@@ -201,17 +247,30 @@ def load(vectors: np.ndarray, owners: np.ndarray, public: np.ndarray, model_vers
                 copy.write_row([account + 1, "!", False, f"bench{account}", "", "", "", False, True, "2026-01-01"])
         ids = [uuid.UUID(bytes=bytes(row)) for row in np.random.default_rng(1).integers(0, 256, (len(vectors), 16),
                                                                                           dtype=np.uint8)]
-        with cursor.copy("COPY gallery_image (id, owner_id, file, content_type, sha256, size_bytes, width, height,"
-                         " visibility, title, created) FROM STDIN") as copy:
+        image_columns = copy_columns(Image, {"owner": None, "file": None, "content_type": "image/jpeg",
+                                             "size_bytes": 1, "width": 4, "height": 3, "sha256": None,
+                                             "visibility": None, "created": created})
+        embedding_columns = copy_columns(ImageEmbedding, {"image": None, "model_version": model_version,
+                                                          "vector": None, "whole_vector": None, "crop_vector": None,
+                                                          "created": created})
+        # Types first: nothing else may run on the connection while a COPY is open.
+        image_types = column_types(raw, "gallery_image", image_columns)
+        embedding_types = column_types(raw, "inference_imageembedding", embedding_columns)
+        with cursor.copy(f"COPY gallery_image ({', '.join(image_columns)}) FROM STDIN WITH (FORMAT BINARY)") as copy:
+            copy.set_types(image_types)
+            fixed = image_columns.values()
             for row, image_id in enumerate(ids):
-                copy.write_row([image_id, int(owners[row]) + 1, f"images/{image_id.hex}.jpg", "image/jpeg",
-                                f"{row:064x}", 1, 4, 3, "public" if public[row] else "private", "", "2026-01-01"])
-        with cursor.copy("COPY inference_imageembedding (image_id, model_version, vector, whole_vector, crop_vector,"
-                         " created) FROM STDIN WITH (FORMAT BINARY)") as copy:
-            copy.set_types(["uuid", "varchar", "vector", "vector", "vector", "timestamptz"])
+                varying = {"id": image_id, "owner_id": int(owners[row]) + 1, "file": f"images/{image_id.hex}.jpg",
+                           "sha256": f"{row:064x}", "visibility": "public" if public[row] else "private"}
+                copy.write_row([varying.get(column, value) for column, value in zip(image_columns, fixed)])
+        with cursor.copy(f"COPY inference_imageembedding ({', '.join(embedding_columns)}) FROM STDIN"
+                         " WITH (FORMAT BINARY)") as copy:
+            copy.set_types(embedding_types)
+            fixed = embedding_columns.values()
             for row, image_id in enumerate(ids):
                 vector = vectors[row]
-                copy.write_row([image_id, model_version, vector, vector, vector, created])
+                varying = {"image_id": image_id, "vector": vector, "whole_vector": vector, "crop_vector": vector}
+                copy.write_row([varying.get(column, value) for column, value in zip(embedding_columns, fixed)])
     timings["copy_s"] = round(time.perf_counter() - started, 1)
     started = time.perf_counter()
     with connection.cursor() as cursor:
