@@ -49,6 +49,21 @@ def make_user(django_user_model):
     return make
 
 
+@pytest.fixture
+def photo(make_user, django_capture_on_commit_callbacks):
+    """Upload a generated photo through gallery.services.image_create (nothing is queued)."""
+    from gallery import services
+    from gallery.models import Visibility
+
+    seeds = iter(range(1000, 1_000_000))
+
+    def create(owner=None, visibility=Visibility.PRIVATE, title="", seed=None):
+        with django_capture_on_commit_callbacks(execute=False):
+            return services.image_create(owner=owner or make_user(), data=photo_bytes(next(seeds) if seed is None else seed),
+                                         filename="p.jpg", visibility=visibility, title=title)
+    return create
+
+
 @pytest.fixture(autouse=True)
 def _media_root(request, tmp_path):
     # Pure model tests also run without the Django plugin (-p no:django).
@@ -127,3 +142,35 @@ def index_photo(image, vector, *, crop_vector=None):
     Image.objects.filter(pk=image.pk).update(analysis_status=AnalysisState.DONE)
     image.analysis_status = AnalysisState.DONE
     return image
+
+
+def scene_photo(seed: int, size: tuple[int, int] = (640, 480), species: int | None = None) -> bytes:
+    """A made-up photo that reads like one: a sky-to-ground gradient with texture and a flower
+    (petals around a heart, on a stem) somewhere off-centre. Photos of one ``species`` share the
+    flower's colours and petal count, so they are each other's nearest neighbours. Used where
+    screenshots end up in the repository (no dataset image may be committed)."""
+    from PIL import ImageDraw, ImageFilter
+
+    rng = np.random.default_rng(seed)
+    kind = np.random.default_rng(1000 + (seed if species is None else species))
+    width, height = size
+    top, bottom = rng.integers(90, 200, size=3), rng.integers(20, 110, size=3)
+    ramp = np.linspace(0.0, 1.0, height)[:, None, None]
+    pixels = top * (1 - ramp) + bottom * ramp + rng.normal(0, 9, size=(height, width, 3))
+    image = PIL.Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8)).filter(ImageFilter.GaussianBlur(1.2))
+    draw = ImageDraw.Draw(image)
+    cx, cy = int(rng.uniform(0.3, 0.7) * width), int(rng.uniform(0.3, 0.6) * height)
+    radius = int(min(width, height) * rng.uniform(0.16, 0.22))
+    draw.line([(cx, cy), (cx + int(rng.integers(-30, 30)), height)], fill=(40, 110, 40), width=max(3, radius // 10))
+    petals, colour = int(kind.integers(5, 12)), tuple(int(v) for v in kind.integers(120, 256, size=3))
+    for k in range(petals):
+        angle = 2 * np.pi * k / petals
+        px, py = cx + 0.55 * radius * np.cos(angle), cy + 0.55 * radius * np.sin(angle)
+        r = radius * 0.45
+        shade = tuple(int(np.clip(c + rng.integers(-25, 25), 0, 255)) for c in colour)
+        draw.ellipse([px - r, py - r, px + r, py + r], fill=shade)
+    heart = tuple(int(v) for v in kind.integers(60, 200, size=3))
+    draw.ellipse([cx - radius * 0.3, cy - radius * 0.3, cx + radius * 0.3, cy + radius * 0.3], fill=heart)
+    buffer = io.BytesIO()
+    image.filter(ImageFilter.GaussianBlur(0.6)).save(buffer, format="JPEG", quality=90)
+    return buffer.getvalue()

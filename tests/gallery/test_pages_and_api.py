@@ -6,20 +6,12 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
-from gallery import services
 from gallery.models import Image, Visibility
 from tests.conftest import photo_bytes
 
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def photo(make_user, django_capture_on_commit_callbacks):
-    def create(owner=None, visibility=Visibility.PRIVATE, seed=0):
-        with django_capture_on_commit_callbacks(execute=False):
-            return services.image_create(owner=owner or make_user(), data=photo_bytes(seed),
-                                         filename="p.jpg", visibility=visibility)
-    return create
 
 
 def test_upload_page_reports_each_bad_file_and_keeps_good_ones(client, make_user, django_capture_on_commit_callbacks):

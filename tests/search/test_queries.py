@@ -9,8 +9,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
-from gallery import services as gallery_services
-from gallery.models import Image, Visibility
+from gallery.models import Image
 from inference.versions import EMBEDDING_DIM
 from search import services
 from search.models import QueryStatus, SimilarityQuery
@@ -20,15 +19,6 @@ from tests.conftest import index_photo, photo_bytes
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def photo(make_user, django_capture_on_commit_callbacks):
-    counter = iter(range(5000, 100_000))
-
-    def create(owner=None, visibility=Visibility.PRIVATE, title=""):
-        with django_capture_on_commit_callbacks(execute=False):
-            return gallery_services.image_create(owner=owner or make_user(), data=photo_bytes(next(counter)),
-                                                 filename="p.jpg", visibility=visibility, title=title)
-    return create
 
 
 def test_outside_photo_search_is_checked_like_an_upload_and_never_joins_the_gallery(
