@@ -252,7 +252,7 @@ def load(vectors: np.ndarray, owners: np.ndarray, public: np.ndarray, model_vers
                                              "visibility": None, "created": created})
         embedding_columns = copy_columns(ImageEmbedding, {"image": None, "model_version": model_version,
                                                           "vector": None, "whole_vector": None, "crop_vector": None,
-                                                          "created": created})
+                                                          "owner": None, "visibility": None, "created": created})
         # Types first: nothing else may run on the connection while a COPY is open.
         image_types = column_types(raw, "gallery_image", image_columns)
         embedding_types = column_types(raw, "inference_imageembedding", embedding_columns)
@@ -269,7 +269,9 @@ def load(vectors: np.ndarray, owners: np.ndarray, public: np.ndarray, model_vers
             fixed = embedding_columns.values()
             for row, image_id in enumerate(ids):
                 vector = vectors[row]
-                varying = {"image_id": image_id, "vector": vector, "whole_vector": vector, "crop_vector": vector}
+                # The copies of owner and visibility the app keeps on each vector for its filter.
+                varying = {"image_id": image_id, "vector": vector, "whole_vector": vector, "crop_vector": vector,
+                           "owner_id": int(owners[row]) + 1, "visibility": "public" if public[row] else "private"}
                 copy.write_row([varying.get(column, value) for column, value in zip(embedding_columns, fixed)])
     timings["copy_s"] = round(time.perf_counter() - started, 1)
     started = time.perf_counter()

@@ -102,6 +102,12 @@ def image_analyze(*, image_id: str) -> ImageAnalysis | None:
     timings = {"read_ms": read_ms, "decode_ms": decode_ms, **result.timings_ms,
                "total_ms": (time.perf_counter() - started) * 1000}
     with transaction.atomic():
+        # The embedding carries copies of the photo's owner and visibility (search filters on them).
+        # Locking the photo row orders this write with gallery.services.image_update: either the
+        # change committed first and is read here, or it waits and then updates this row too.
+        current = Image.objects.select_for_update().filter(pk=image.pk).values("owner_id", "visibility").first()
+        if current is None:
+            return None  # deleted while it was being analysed
         ImageAnalysis.objects.filter(pk=analysis.pk).update(
             status=AnalysisStatus.DONE,
             error="",
@@ -115,7 +121,7 @@ def image_analyze(*, image_id: str) -> ImageAnalysis | None:
             image=image,
             model_version=version,
             defaults={"vector": result.vector, "whole_vector": result.whole_vector,
-                      "crop_vector": result.crop_vector},
+                      "crop_vector": result.crop_vector, **current},
         )
         Image.objects.filter(pk=image.pk).update(
             analysis_status=AnalysisState.DONE,

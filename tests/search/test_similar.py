@@ -78,7 +78,8 @@ def test_similar_query_uses_the_hnsw_index(make_user):
         for i in range(len(vectors))
     ])
     ImageEmbedding.objects.bulk_create([
-        ImageEmbedding(image=image, model_version=MODEL_VERSION, vector=v, whole_vector=v, crop_vector=v)
+        ImageEmbedding(image=image, model_version=MODEL_VERSION, vector=v, whole_vector=v, crop_vector=v,
+                       owner_id=image.owner_id, visibility=image.visibility)
         for image, v in zip(images, vectors)
     ])
     with connection.cursor() as cursor:
@@ -116,7 +117,8 @@ def test_filtered_query_stays_on_the_index_and_fills_the_page_when_little_is_vis
         for i in range(count)
     ])
     ImageEmbedding.objects.bulk_create([
-        ImageEmbedding(image=image, model_version=MODEL_VERSION, vector=v, whole_vector=v, crop_vector=v)
+        ImageEmbedding(image=image, model_version=MODEL_VERSION, vector=v, whole_vector=v, crop_vector=v,
+                       owner_id=image.owner_id, visibility=image.visibility)
         for image, v in zip(images, vectors)
     ])
     with connection.cursor() as cursor:
@@ -135,6 +137,9 @@ def test_filtered_query_stays_on_the_index_and_fills_the_page_when_little_is_vis
                     cursor.execute(f"SET LOCAL {name} = {value}")
             plan = queryset.explain()
         assert "embedding_vector_hnsw" in plan, plan
+        # The visibility test runs on the rows the index scan reads, before any join.
+        scan = plan.split("Index Scan using embedding_vector_hnsw")[1].split("->")[0]
+        assert "visibility" in scan and "owner_id" in scan, plan
 
         page = image_similar_page(viewer=viewer, image=images[source], limit=24)
         rows = [row_of[result.image.id] for result in page.results]
@@ -146,3 +151,32 @@ def test_filtered_query_stays_on_the_index_and_fills_the_page_when_little_is_vis
         exact_top10 = set(np.argsort(-scores)[:10].tolist())
         hits += len(exact_top10 & set(rows[:10]))
     assert hits / (10 * len(sources)) >= 0.9
+
+
+def test_visibility_copies_follow_image_update_and_a_stale_copy_never_shows_a_private_photo(make_user):
+    from gallery.services import image_update
+
+    alice, bob = make_user("alice"), make_user("bob")
+    base = unit(np.ones(EMBEDDING_DIM))
+    query = indexed_image(bob, base, visibility=Visibility.PUBLIC, title="query")
+    photo = indexed_image(alice, unit(base + 0.05), title="alice's")
+    ImageEmbedding.objects.filter(image=photo).update(owner=alice, visibility=Visibility.PRIVATE)
+
+    def bob_sees() -> list[str]:
+        return [r.image.title for r in image_similar_list(viewer=bob, image=query)]
+
+    assert bob_sees() == []
+    image_update(image=photo, visibility=Visibility.PUBLIC)
+    assert ImageEmbedding.objects.get(image=photo).visibility == Visibility.PUBLIC
+    assert bob_sees() == ["alice's"]
+    image_update(image=photo, visibility=Visibility.PRIVATE)
+    assert ImageEmbedding.objects.get(image=photo).visibility == Visibility.PRIVATE
+    assert bob_sees() == []
+
+    # A copy gone stale (a write that bypassed the services) cannot leak: the photo row decides.
+    ImageEmbedding.objects.filter(image=photo).update(visibility=Visibility.PUBLIC)
+    assert bob_sees() == []
+    # Rows without copies (written before they existed) are still found, through the join.
+    ImageEmbedding.objects.filter(image=photo).update(visibility=None, owner=None)
+    Image.objects.filter(pk=photo.pk).update(visibility=Visibility.PUBLIC)
+    assert bob_sees() == ["alice's"]
