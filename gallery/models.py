@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from pathlib import Path
 
 from django.conf import settings
 from django.db import models
 from django.urls import reverse
+from rest_framework_tus.models import AbstractUpload
 
 
 class Visibility(models.TextChoices):
@@ -126,3 +128,33 @@ class AlbumImage(models.Model):
     class Meta:
         ordering = ["-added"]
         constraints = [models.UniqueConstraint(fields=["album", "image"], name="album_image_unique")]
+
+
+class ResumableUpload(AbstractUpload):
+    """A tus upload in progress (gallery.api_uploads): chunks go to a temporary file until the last
+    byte arrives, then gallery.services.resumable_upload_finish makes the photo like any upload.
+
+    The row outlives its temporary file until it expires, so a client whose connection dropped on
+    the last chunk can still ask what became of it.
+    """
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    created = models.DateTimeField(auto_now_add=True)
+    # What the finished upload became: a photo, or the reason it was refused.
+    image = models.ForeignKey(Image, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    image_existed = models.BooleanField(default=False)
+    error_code = models.CharField(max_length=40, blank=True)
+    error_message = models.TextField(blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["expires"])]
+
+    def get_or_create_temporary_file(self) -> str:
+        # drf-tus would use the system temp dir; keep chunks under the configured directory instead.
+        if not self.temporary_file_path:
+            directory = Path(settings.REST_FRAMEWORK_TUS["UPLOAD_DIR"])
+            directory.mkdir(parents=True, exist_ok=True)
+            self.temporary_file_path = str(directory / f"{self.guid.hex}.part")
+            Path(self.temporary_file_path).touch()
+            self.save()
+        return self.temporary_file_path

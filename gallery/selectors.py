@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import uuid
 from dataclasses import dataclass
 
@@ -45,6 +46,11 @@ class ImageFilters:
     album_id: str = ""
     visibility: str = ""
     status: str = ""
+    # Inclusive bounds on the capture date (EXIF) and the upload time; the API filters by them.
+    taken_after: datetime.datetime | None = None
+    taken_before: datetime.datetime | None = None
+    uploaded_after: datetime.datetime | None = None
+    uploaded_before: datetime.datetime | None = None
 
     @classmethod
     def from_query(cls, params) -> ImageFilters:
@@ -68,11 +74,16 @@ class ImageFilters:
             queryset = queryset.filter(visibility=self.visibility)
         if self.status:
             queryset = queryset.filter(analysis_status=self.status)
+        for lookup, value in (("taken_at__gte", self.taken_after), ("taken_at__lte", self.taken_before),
+                              ("created__gte", self.uploaded_after), ("created__lte", self.uploaded_before)):
+            if value is not None:
+                queryset = queryset.filter(**{lookup: value})
         return queryset
 
     @property
     def active(self) -> bool:
-        return bool(self.album_id or self.visibility or self.status)
+        return bool(self.album_id or self.visibility or self.status or self.taken_after or self.taken_before
+                    or self.uploaded_after or self.uploaded_before)
 
 
 def image_queryset_owned(*, owner, filters: ImageFilters = ImageFilters()):
@@ -89,7 +100,7 @@ def image_status_list(*, viewer, image_ids: list) -> list[Image]:
     return list(Image.objects.filter(visible_to(viewer), id__in=image_ids[:200]))
 
 
-def album_list(*, owner) -> list[Album]:
+def album_list(*, owner, album_id=None) -> list[Album]:
     """The owner's albums with their photo count and cover photo, in three queries.
 
     The cover is the photo with the clearest subject (highest saliency focus), newest first among
@@ -98,8 +109,11 @@ def album_list(*, owner) -> list[Album]:
     best_first = AlbumImage.objects.filter(album=OuterRef("pk")).order_by(
         F("image__saliency_focus").desc(nulls_last=True), "-added"
     )
+    albums = Album.objects.filter(owner=owner)
+    if album_id is not None:  # one album, as the list shows it (the API's album detail)
+        albums = albums.filter(id=album_id)
     albums = list(
-        Album.objects.filter(owner=owner)
+        albums
         .annotate(photo_count=Count("albumimage", distinct=True), cover_id=Subquery(best_first.values("image_id")[:1]))
         .order_by("title")
     )
@@ -122,3 +136,7 @@ def album_get_owned(*, owner, album_id) -> Album | None:
 
 def album_ids_of(*, image: Image) -> set:
     return set(AlbumImage.objects.filter(image=image).values_list("album_id", flat=True))
+
+
+def image_list_owned_by_ids(*, owner, image_ids) -> list[Image]:
+    return list(Image.objects.filter(owner=owner, id__in=image_ids))

@@ -5,8 +5,10 @@ from __future__ import annotations
 import datetime
 import hashlib
 import io
+import json
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 
 import PIL.Image
 from django.conf import settings
@@ -17,7 +19,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from gallery import renditions
-from gallery.models import Album, AlbumImage, Image, Visibility, rendition_name
+from gallery.models import Album, AlbumImage, Image, ResumableUpload, Visibility, rendition_name
 
 # Formats we decode; the extensions a file of that format may carry.
 ALLOWED_FORMATS: dict[str, tuple[str, ...]] = {
@@ -268,3 +270,38 @@ def _album_title_clean(title: str) -> str:
 def _title_from_filename(filename: str) -> str:
     stem = filename.rsplit("/", 1)[-1].rsplit(".", 1)[0]
     return stem.replace("_", " ").replace("-", " ").strip()[:200]
+
+
+# --- resumable (tus) uploads ------------------------------------------------------------------
+
+def resumable_upload_finish(*, upload: ResumableUpload) -> ResumableUpload:
+    """The last byte of a resumable upload has arrived: make the photo from the assembled file
+    through image_create, exactly like any other upload (same checks, same de-duplication, same
+    analysis), record what it became, and delete the temporary file whatever happened."""
+    metadata = upload.upload_metadata or {}
+    if isinstance(metadata, str):  # drf-tus stores the metadata as a JSON string
+        metadata = json.loads(metadata or "{}")
+    path = Path(upload.temporary_file_path)
+    try:
+        data = path.read_bytes()
+        try:
+            upload.image = image_create(owner=upload.owner, data=data, filename=metadata.get("filename", ""),
+                                        title=metadata.get("title", ""),
+                                        visibility=metadata.get("visibility", Visibility.PRIVATE))
+        except DuplicateImage as exc:
+            upload.image, upload.image_existed = exc.existing, True
+        except ImageRejected as exc:
+            upload.error_code, upload.error_message = exc.code, " ".join(exc.messages)
+    finally:
+        path.unlink(missing_ok=True)
+        upload.temporary_file_path = None
+    upload.save()
+    return upload
+
+
+def resumable_uploads_prune() -> int:
+    """Forget uploads past their expiry, finished or not, with any chunks they left on disk."""
+    expired = list(ResumableUpload.objects.filter(expires__lt=timezone.now()))
+    for upload in expired:
+        upload.delete()  # drf-tus's delete() also removes the temporary file
+    return len(expired)

@@ -1,8 +1,8 @@
 from django.contrib import admin
 from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from gallery import api, views
-from gallery.accounts import api as accounts_api
+from gallery import api_auth, api_common, views
 from gallery.accounts import views as accounts_views
 
 gallery_patterns = [
@@ -21,9 +21,6 @@ gallery_patterns = [
     path("photos/<uuid:image_id>/thumbnail/<str:name>.jpg", views.image_thumbnail, name="thumbnail"),
     path("photos/<uuid:image_id>/edit", views.image_edit, name="edit"),
     path("photos/<uuid:image_id>/delete", views.image_delete, name="delete"),
-    path("api/images/", api.ImageListCreateApi.as_view(), name="api_images"),
-    path("api/images/<uuid:image_id>/", api.ImageDetailApi.as_view(), name="api_image"),
-    path("api/explore/", api.ExploreApi.as_view(), name="api_explore"),
 ]
 
 urlpatterns = [
@@ -39,6 +36,13 @@ urlpatterns = [
          name="password_reset_confirm"),
     # login, logout, password_change(_done), password_reset(_done, _confirm, _complete)
     path("accounts/", include("django.contrib.auth.urls")),
-    path("api/token/", accounts_api.TokenObtainApi.as_view(), name="api_token"),
+    # The stable sign-in URL for apps (also at /api/v1/auth/token/): username + password -> token.
+    path("api/token/", api_auth.TokenCreateUnversionedApi.as_view(), name="api_token"),
+    path("api/v1/", include("gallery.api_urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api_schema"), name="api_docs"),
     path("admin/", admin.site.urls),
 ]
+
+# Unknown URLs under /api/ answer in the API's error shape; pages keep Django's 404 page.
+handler404 = api_common.not_found_view

@@ -38,7 +38,20 @@ def embedding_version_serving() -> str:
 
 def image_analysis_latest(*, image_id) -> ImageAnalysis | None:
     """The analysis to show for a photo: the active version's, else the newest finished older one."""
-    analyses = list(ImageAnalysis.objects.filter(image_id=image_id).order_by("-queued_at"))
+    return _analysis_shown(list(ImageAnalysis.objects.filter(image_id=image_id).order_by("-queued_at")))
+
+
+def image_analyses_latest(*, image_ids) -> dict:
+    """image_analysis_latest for a page of photos in one query: {image_id: analysis}; photos
+    without any analysis are missing from the dict."""
+    by_image: dict = {}
+    for analysis in ImageAnalysis.objects.filter(image_id__in=image_ids).order_by("-queued_at"):
+        by_image.setdefault(analysis.image_id, []).append(analysis)
+    return {image_id: _analysis_shown(analyses) for image_id, analyses in by_image.items()}
+
+
+def _analysis_shown(analyses: list[ImageAnalysis]) -> ImageAnalysis | None:
+    # analyses: one photo's, newest first.
     active = next((a for a in analyses if a.model_version == MODEL_VERSION), None)
     if active is not None and active.status == AnalysisStatus.DONE:
         return active

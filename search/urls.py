@@ -1,6 +1,6 @@
 from django.urls import path
 
-from search import api, views
+from search import views
 
 app_name = "search"
 urlpatterns = [
@@ -14,5 +14,4 @@ urlpatterns = [
     path("search/<uuid:query_id>/results", views.query_results, name="query_results"),
     path("search/<uuid:query_id>/status.json", views.query_status, name="query_status"),
     path("search/<uuid:query_id>/photo.jpg", views.query_photo, name="query_photo"),
-    path("api/images/<uuid:image_id>/similar/", api.ImageSimilarApi.as_view(), name="api_similar"),
 ]

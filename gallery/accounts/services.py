@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
 
 from gallery import services as gallery_services
-from gallery.models import Image
+from gallery.models import Image, ResumableUpload
 
 
 def account_update_email(*, user: AbstractBaseUser, email: str) -> None:
@@ -16,9 +18,9 @@ def account_update_email(*, user: AbstractBaseUser, email: str) -> None:
 
 
 def account_password_changed(*, user: AbstractBaseUser) -> None:
-    """After a password change or reset, the API token made with the old password stops working,
+    """After a password change or reset, the API tokens made with the old password stop working,
     as the other browsers' sessions do (Django ties sessions to the password hash)."""
-    Token.objects.filter(user=user).delete()
+    AuthToken.objects.filter(user=user).delete()
 
 
 def account_delete(*, user: AbstractBaseUser) -> int:
@@ -36,6 +38,10 @@ def account_delete(*, user: AbstractBaseUser) -> int:
         # Photos uploaded to search with (search.SimilarityQuery) are private photos too. Reached
         # through the reverse relation because gallery must not import search (ARCHITECTURE.md).
         query_files = [query.file for query in user.similarity_queries.exclude(file="")]
+        # Chunks of unfinished resumable uploads are parts of private photos too.
+        chunk_files = [Path(path) for path in ResumableUpload.objects.filter(owner=user)
+                       .exclude(temporary_file_path=None).values_list("temporary_file_path", flat=True)]
         user.delete()
         transaction.on_commit(lambda: [file.storage.delete(file.name) for file in query_files])
+        transaction.on_commit(lambda: [path.unlink(missing_ok=True) for path in chunk_files])
     return len(images)

@@ -41,7 +41,10 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI served from our static files: /api/docs/ works offline
+    "rest_framework_tus",
     "axes",
     "gallery",
     "inference",
@@ -57,6 +60,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "gallery.api_uploads.TusHeadersMiddleware",
     # Last, as axes documents: it turns a lockout flagged during authentication into the 429 page.
     "axes.middleware.AxesMiddleware",
 ]
@@ -211,14 +215,76 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "gallery:mine"
 LOGOUT_REDIRECT_URL = "gallery:explore"
 
+# The versioned JSON API for mobile clients (gallery.api_urls). Apps authenticate with tokens
+# (django-rest-knox: one per device, stored hashed, listable and revocable); the browser with its session.
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        # First, so an anonymous request gets 401 with "WWW-Authenticate: Token", not 403.
+        "knox.auth.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
-    "PAGE_SIZE": 48,
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_THROTTLE_CLASSES": ["gallery.api_common.AnonThrottle", "gallery.api_common.UserThrottle"],
+    "EXCEPTION_HANDLER": "gallery.api_common.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "gallery.api_schema.AutoSchema",
+    # Anonymous clients are throttled by address. DRF's default (None) would trust any
+    # X-Forwarded-For a client makes up; count the proxies in front, as the login lockout does.
+    "NUM_PROXIES": int(os.environ.get("LOGIN_PROXY_COUNT", 0)),
+}
+# Requests per period ("N/second|minute|hour|day") for each throttle scope, read on every request
+# (gallery.api_common) so tests can lower them. anon: per client address; user: per account;
+# auth: token requests per address (password guessing); uploads and searches: per account, the
+# requests that queue work for the model workers.
+API_THROTTLE_RATES = {
+    "anon": os.environ.get("API_THROTTLE_ANON", "120/minute"),
+    "user": os.environ.get("API_THROTTLE_USER", "1200/minute"),
+    "auth": os.environ.get("API_THROTTLE_AUTH", "20/minute"),
+    "uploads": os.environ.get("API_THROTTLE_UPLOADS", "600/hour"),
+    "searches": os.environ.get("API_THROTTLE_SEARCHES", "60/minute"),
+}
+API_PAGE_SIZE = 50
+API_MAX_PAGE_SIZE = 200
+
+REST_KNOX = {
+    "TOKEN_TTL": timedelta(days=int(os.environ.get("API_TOKEN_DAYS", 90))),
+    # A token in use keeps living; one left unused for TOKEN_TTL expires.
+    "AUTO_REFRESH": True,
+    "TOKEN_LIMIT_PER_USER": 50,
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Saliency Gallery API",
+    "DESCRIPTION": (
+        "Photos, albums, public photos and similarity search for mobile clients. Errors always have "
+        "the shape `{\"error\": {\"code\", \"message\", \"fields\"}}`."
+    ),
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "VisibilityEnum": "gallery.models.Visibility",
+        "AnalysisStatusEnum": "gallery.models.AnalysisState",
+        "SearchStatusEnum": "search.models.QueryStatus",
+    },
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums"],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+}
+
+# Resumable uploads (tus 1.0, drf-tus). Chunks are appended to a temporary file on this host's disk
+# until the last byte arrives; then the whole file goes through gallery.services.image_create like
+# any upload, and the temporary file is deleted. Uploads past their expiry, finished or not, are
+# dropped with their chunks whenever a new one starts (gallery.services.resumable_uploads_prune).
+TUS_UPLOAD_EXPIRES_HOURS = int(os.environ.get("TUS_UPLOAD_EXPIRES_HOURS", 24))
+REST_FRAMEWORK_TUS = {
+    "UPLOAD_MODEL": "gallery.ResumableUpload",
+    "SAVE_HANDLER_CLASS": "gallery.api_uploads.PhotoSaveHandler",
+    "MAX_FILE_SIZE": UPLOAD_MAX_BYTES,
+    "UPLOAD_EXPIRES": timedelta(hours=TUS_UPLOAD_EXPIRES_HOURS),
+    "UPLOAD_DIR": str(VAR_DIR / "tus"),
 }
 
 # Login rate limit (django-axes). Attempts live in PostgreSQL, so every gunicorn worker and

@@ -1,0 +1,208 @@
+"""What every API endpoint shares: one error shape, throttles read from settings, cursor paging.
+
+Every error, whatever raised it (a serializer, a service, authentication, throttling, a 404), is
+answered as ``{"error": {"code": ..., "message": ..., "fields": {...}}}`` so a client has one
+parser for all of them.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
+from drf_spectacular.utils import OpenApiResponse
+from rest_framework import exceptions, serializers, status
+from rest_framework.pagination import CursorPagination
+from rest_framework.throttling import AnonRateThrottle, ScopedRateThrottle, UserRateThrottle
+from rest_framework.views import exception_handler as drf_exception_handler
+
+# Why a service refused (the ValidationError's code, e.g. gallery.services.ImageRejected.code) ->
+# the HTTP status that says so; any other code is a 400.
+REJECTION_STATUS = {
+    "duplicate": status.HTTP_409_CONFLICT,
+    "too_large": status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+    "too_many_pixels": status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+    "not_an_image": status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+    "unsupported_format": status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+    "wrong_extension": status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+}
+
+# DRF's own codes for its exceptions, renamed where a client would read them better.
+STATUS_CODES = {
+    400: "invalid",
+    401: "not_authenticated",
+    403: "permission_denied",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    413: "too_large",
+    415: "unsupported_media_type",
+    429: "throttled",
+}
+
+
+class ApiError(exceptions.APIException):
+    """An error with an explicit status, code and (optionally) per-field messages."""
+
+    def __init__(self, *, status_code: int, code: str, message: str, fields: dict | None = None,
+                 retry_after_s: float | None = None):
+        super().__init__(detail=message, code=code)
+        self.status_code = status_code
+        self.error_code = code
+        self.fields = fields or {}
+        self.wait = retry_after_s  # DRF's handler turns it into the Retry-After header
+
+
+def api_error_from_validation(exc: DjangoValidationError, *, field: str | None = None) -> ApiError:
+    """A service's ValidationError (ImageRejected, AlbumRejected, QueryRejected ...) as an API error."""
+    code = getattr(exc, "code", None) or "invalid"
+    message = " ".join(exc.messages)
+    fields = {field: exc.messages} if field else {}
+    return ApiError(status_code=REJECTION_STATUS.get(code, status.HTTP_400_BAD_REQUEST), code=code,
+                    message=message, fields=fields)
+
+
+def uploaded_bytes(upload) -> bytes:
+    """The bytes of an uploaded file, refusing one over UPLOAD_MAX_BYTES before reading it into
+    memory (Django has spooled it to disk); image_create checks the size again, as for every path."""
+    if upload.size > settings.UPLOAD_MAX_BYTES:
+        message = (f"The file is {upload.size / 1e6:.1f} MB; the limit is {settings.UPLOAD_MAX_BYTES / 1e6:.0f} MB.")
+        raise ApiError(status_code=413, code="too_large", message=message, fields={"file": [message]})
+    return upload.read()
+
+
+def exception_handler(exc, context):
+    if isinstance(exc, DjangoValidationError):
+        exc = api_error_from_validation(exc)
+    elif isinstance(exc, RequestDataTooBig):
+        exc = ApiError(status_code=413, code="too_large", message="The request body is too large.")
+    elif isinstance(exc, Http404):
+        # Also what a caller gets for a photo they may not see: its existence is private too.
+        exc = exceptions.NotFound("Not found.")
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+    # DRF adds the headers that go with an error (WWW-Authenticate, Retry-After); we own the body.
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None  # not an API error: a server error, left to Django (logged, 500)
+    response.data = {"error": _error_body(exc, response.status_code)}
+    return response
+
+
+def _error_body(exc: exceptions.APIException, status_code: int) -> dict:
+    if isinstance(exc, ApiError):
+        return {"code": exc.error_code, "message": str(exc.detail), "fields": exc.fields}
+    if isinstance(exc, exceptions.ValidationError):
+        fields = _flatten(exc.detail)
+        general = fields.pop("non_field_errors", []) + fields.pop("", [])
+        message = " ".join(general) or "The request has invalid fields: " + ", ".join(sorted(fields)) + "."
+        return {"code": "invalid", "message": message, "fields": fields}
+    if isinstance(exc, exceptions.Throttled):
+        message = f"Too many requests; try again in {exc.wait:.0f} seconds." if exc.wait else "Too many requests."
+        return {"code": "throttled", "message": message, "fields": {}}
+    code = STATUS_CODES.get(status_code) or (exc.get_codes() if isinstance(exc.get_codes(), str) else "error")
+    if isinstance(exc, exceptions.AuthenticationFailed):
+        code = "authentication_failed"
+    return {"code": code, "message": str(exc.detail), "fields": {}}
+
+
+def _flatten(detail, prefix: str = "") -> dict[str, list[str]]:
+    """DRF's nested error detail as {"field" or "field.sub" or "items.0": [messages]}."""
+    if isinstance(detail, dict):
+        flat: dict[str, list[str]] = {}
+        for key, value in detail.items():
+            flat.update(_flatten(value, f"{prefix}.{key}" if prefix else str(key)))
+        return flat
+    if isinstance(detail, list) and any(isinstance(item, (dict, list)) for item in detail):
+        flat = {}
+        for index, value in enumerate(detail):
+            flat.update(_flatten(value, f"{prefix}.{index}" if prefix else str(index)))
+        return flat
+    items = detail if isinstance(detail, list) else [detail]
+    return {prefix: [str(item) for item in items]} if items else {}
+
+
+# --- the error shape, for the schema ------------------------------------------------------------
+
+class ErrorDetailSerializer(serializers.Serializer):
+    code = serializers.CharField(help_text="Stable, machine-readable reason, e.g. `not_found`, `too_large`.")
+    message = serializers.CharField(help_text="A sentence for the person using the app.")
+    fields = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        help_text="Messages per request field (`field`, `field.sub`, `list.0`); empty when no field is at fault.",
+    )
+
+
+class ErrorSerializer(serializers.Serializer):
+    error = ErrorDetailSerializer()
+
+
+def errors(*codes: int, **descriptions: str) -> dict:
+    """Schema entries for error statuses, all with the one error shape."""
+    default = {
+        400: "Invalid input; `error.fields` says which fields.",
+        401: "No or invalid credentials.",
+        403: "Signed in, but this is not yours to change.",
+        404: "No such object, or one the caller may not see (never 403: existence is private too).",
+        409: "Conflicts with an existing object.",
+        413: "The file or image is too large (`too_large`: bytes; `too_many_pixels`: megapixels).",
+        415: "Not an image we accept (`not_an_image`, `unsupported_format`, `wrong_extension`).",
+    }
+    return {code: OpenApiResponse(ErrorSerializer, description=descriptions.get(f"e{code}", default[code]))
+            for code in codes}
+
+
+# --- throttling -----------------------------------------------------------------------------------
+
+class _RateFromSettings:
+    """DRF binds throttle rates at import time; reading them per request lets settings (and tests)
+    change them. Counters live in the shared Redis cache, so every web process counts together."""
+
+    def get_rate(self):
+        return settings.API_THROTTLE_RATES.get(self.scope)
+
+
+class AnonThrottle(_RateFromSettings, AnonRateThrottle):
+    pass
+
+
+class UserThrottle(_RateFromSettings, UserRateThrottle):
+    pass
+
+
+class ScopedThrottle(_RateFromSettings, ScopedRateThrottle):
+    """Per account (or per address when anonymous) for views that set ``throttle_scope``."""
+
+
+# --- paging ---------------------------------------------------------------------------------------
+
+class NewestFirstCursorPagination(CursorPagination):
+    """Stable pages while photos are being added: a cursor, not an offset."""
+
+    ordering = ("-created", "-id")
+    page_size_query_param = "page_size"
+
+    def get_page_size(self, request) -> int:
+        self.max_page_size = settings.API_MAX_PAGE_SIZE
+        self.page_size = settings.API_PAGE_SIZE  # the default, when the client does not ask
+        return super().get_page_size(request)
+
+    def decode_cursor(self, request):
+        try:
+            return super().decode_cursor(request)
+        except exceptions.NotFound:  # DRF's answer; but the list exists, the parameter is wrong
+            message = "This cursor was not given out by the API; follow `next` and `previous`."
+            raise ApiError(status_code=400, code="invalid_cursor", message=message,
+                           fields={self.cursor_query_param: [message]}) from None
+
+def not_found_view(request, exception):
+    """handler404: JSON in the error shape under /api/, Django's page everywhere else."""
+    from django.http import JsonResponse
+    from django.views.defaults import page_not_found
+
+    if request.path.startswith("/api/"):
+        return JsonResponse({"error": {"code": "not_found", "message": "Not found.", "fields": {}}}, status=404)
+    return page_not_found(request, exception)
