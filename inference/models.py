@@ -68,12 +68,11 @@ class ImageEmbedding(models.Model):
     # Copies of the photo's owner and visibility, so the similar-photos filter is checked on the
     # row the HNSW scan reads instead of joining every candidate to its photo (2.3x faster at 100k
     # photos; README, "Search at scale"). Written by inference.services.image_analyze and
-    # gallery.services.image_update under a lock on the photo row. The join to the photo stays in
-    # the query as the authority: a stale copy can hide a photo, never show a private one, and a
-    # missing copy (NULL) only skips the shortcut.
-    owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE,
-                              related_name="+", db_index=False)
-    visibility = models.CharField(max_length=10, choices=Visibility.choices, null=True, blank=True)
+    # gallery.services.image_update under a lock on the photo row. The photo row stays in
+    # search as the authority: a stale copy can hide a photo, never show a private one.
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+",
+                              db_index=False)
+    visibility = models.CharField(max_length=10, choices=Visibility.choices)
     created = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.db import connection, transaction
-from django.db.models import Q
 from pgvector.django import CosineDistance
 
 from gallery.models import Image, Visibility
@@ -69,8 +68,7 @@ def image_similar_queryset(*, viewer, vector, model_version: str, exclude_image_
     """
     qs = (
         ImageEmbedding.objects.filter(model_version=model_version)
-        # NULL copies (rows written before the copies existed) pass here and are judged by the photo.
-        .filter(visible_to(viewer) | Q(visibility__isnull=True))
+        .filter(visible_to(viewer))
         .select_related("image", "image__owner")
         .annotate(distance=CosineDistance("vector", vector))
     )
@@ -147,8 +145,8 @@ def _similar_page(*, viewer, vectors, version: str, exclude_image_id, limit: int
 
 
 def _visible_rows(rows: list, viewer) -> list:
-    """The photo row decides: a copy gone stale (a write that bypassed the services) or missing
-    may cost a result, never show a private photo to someone else."""
+    """The photo row decides: a copy gone stale (a write that bypassed the services) may cost a
+    result, never show a private photo to someone else."""
     viewer_id = viewer.pk if viewer.is_authenticated else None
     return [row for row in rows if row.image.visibility == Visibility.PUBLIC or row.image.owner_id == viewer_id]
 

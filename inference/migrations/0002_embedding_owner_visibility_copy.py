@@ -30,4 +30,14 @@ class Migration(migrations.Migration):
             " FROM gallery_image AS i WHERE i.id = e.image_id",
             reverse_sql=migrations.RunSQL.noop,
         ),
+        migrations.AlterField(
+            model_name='imageembedding',
+            name='owner',
+            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to=settings.AUTH_USER_MODEL),
+        ),
+        migrations.AlterField(
+            model_name='imageembedding',
+            name='visibility',
+            field=models.CharField(choices=[('private', 'Private'), ('public', 'Public')], max_length=10),
+        ),
     ]
