@@ -200,3 +200,8 @@ def test_workers_and_views_never_use_local_file_paths():
             if re.search(r"\.(file|overlay|saliency_map)\.path\b|storage\.path\(", text):
                 offenders.append(str(path.relative_to(ROOT)))
     assert not offenders, offenders
+
+
+def test_build_context_leaves_out_local_data_and_secrets():
+    ignored = {line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()}
+    assert {"var/", ".venv", ".git", "docker/.env"} <= ignored
