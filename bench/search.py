@@ -77,6 +77,8 @@ def main() -> None:
         for size in args.sizes:
             results.append(measure_size(size, args))
             print(json.dumps(results[-1]), file=sys.stderr, flush=True)  # progress for long runs
+            if args.plot:  # after each size: a long run that is cut short still leaves its plot
+                plot({"sizes": results}, args.plot)
     finally:
         if not args.keep:
             bench_database_drop(database_url)
