@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
+from django.utils import timezone
 from pgvector.django import HnswIndex, VectorField
 
 from gallery.models import Image, Visibility
@@ -37,7 +39,9 @@ class ImageAnalysis(models.Model):
     saliency_map = models.FileField(max_length=200, blank=True)
     overlay = models.FileField(max_length=200, blank=True)
     timings_ms = models.JSONField(default=dict, blank=True)
-    queued_at = models.DateTimeField(auto_now_add=True)
+    # NULL while pending means "marked for (re-)analysis, not queued yet": the sweep queues marked
+    # rows in bounded batches, so a re-index of any size is resumable and never floods the broker.
+    queued_at = models.DateTimeField(null=True, default=timezone.now)
     started_at = models.DateTimeField(null=True)
     finished_at = models.DateTimeField(null=True)
 
@@ -46,10 +50,19 @@ class ImageAnalysis(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["image", "model_version"], name="analysis_unique_image_version"),
         ]
-        indexes = [models.Index(fields=["model_version", "status"])]
+        indexes = [
+            models.Index(fields=["model_version", "status"]),
+            # The jobs dashboard's "finished in the last hour" and "recent failures".
+            models.Index(fields=["finished_at"], name="analysis_finished_at"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.image_id} @ {self.model_version}: {self.status}"
+
+    @property
+    def is_marked(self) -> bool:
+        """Waiting for the sweep to queue it (a re-index mark)."""
+        return self.status == AnalysisStatus.PENDING and self.queued_at is None
 
     @property
     def crop_box(self) -> tuple[int, int, int, int] | None:
@@ -92,3 +105,47 @@ class ImageEmbedding(models.Model):
 
     def __str__(self) -> str:
         return f"{self.image_id} @ {self.model_version}"
+
+
+class VersionStatus(models.TextChoices):
+    BUILDING = "building", "Building"  # made by workers, not serving search
+    ACTIVE = "active", "Active"  # the one version search ranks with
+    RETIRED = "retired", "Retired"  # served before; vectors kept for an instant roll-back
+    PRUNING = "pruning", "Pruning"  # an operator asked to delete its rows and files
+    PRUNED = "pruned", "Pruned"
+
+
+class ModelVersion(models.Model):
+    """The registry of model versions: which one search uses is a row here, not a guess.
+
+    Activation flips two rows in one transaction (services.model_version_activate), so every
+    search that starts after the commit ranks with the new vectors and none sees a mix.
+    """
+
+    name = models.CharField(max_length=120, unique=True)  # "<saliency version>+<embedder version>"
+    status = models.CharField(max_length=10, choices=VersionStatus.choices, default=VersionStatus.BUILDING)
+    created_at = models.DateTimeField(default=timezone.now)
+    activated_at = models.DateTimeField(null=True, blank=True)
+    deactivated_at = models.DateTimeField(null=True, blank=True)
+    pruned_at = models.DateTimeField(null=True, blank=True)
+    # The version that was active when this one was activated: what "roll back" returns to.
+    previous = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # Updated by workers (start-up and every sweep): tells the web which version workers build.
+    workers_seen_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["status"], condition=Q(status="active"), name="model_version_one_active"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def saliency_version(self) -> str:
+        return self.name.split("+", 1)[0]
+
+    @property
+    def embedder_version(self) -> str:
+        return self.name.split("+", 1)[-1]

@@ -1,17 +1,19 @@
-"""Writes of derived data: analysing a photo, sweeping for missing work, retries."""
+"""Writes of derived data: analysing a photo, re-index marks and the sweep that works through
+them, retries, and the model version registry (activate, roll back, prune)."""
 
 from __future__ import annotations
 
 import functools
 import logging
 import time
+from dataclasses import dataclass
 from datetime import timedelta
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import transaction
+from django.db import IntegrityError, connection, models, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -20,7 +22,14 @@ import PIL.Image
 from gallery import renditions
 from gallery.models import AnalysisState, Image, rendition_name
 from inference.images import WORKING_MAX_SIDE, load_rgb, scale_box
-from inference.models import AnalysisStatus, ImageAnalysis, ImageEmbedding, analysis_file_name
+from inference.models import (
+    AnalysisStatus,
+    ImageAnalysis,
+    ImageEmbedding,
+    ModelVersion,
+    VersionStatus,
+    analysis_file_name,
+)
 from inference.overlays import saliency_map_png, saliency_overlay_png
 from inference.versions import EMBEDDER_VERSION, MODEL_VERSION
 
@@ -50,14 +59,15 @@ def image_analyze(*, image_id: str) -> ImageAnalysis | None:
 
     Results are stored under the version of the models that actually made them. That is the
     configured MODEL_VERSION unless a configured model failed to load and the worker fell back
-    to the last good one (logged at start-up); search then keeps serving the fallback's vectors,
-    because the configured version never becomes complete.
+    to the last good one (logged at start-up). Search ranks with the registry's active version,
+    whatever the workers build (model_version_activate switches it).
     """
     image = Image.objects.filter(id=image_id).first()
     if image is None:
         return None  # deleted since it was queued
     pipeline = pipeline_get()
     version = pipeline.version
+    model_version_register(name=version)  # the admin lists every version that has results
     analysis, _ = ImageAnalysis.objects.get_or_create(image=image, model_version=version)
     if analysis.status == AnalysisStatus.DONE:
         return analysis
@@ -130,92 +140,280 @@ def image_analyze(*, image_id: str) -> ImageAnalysis | None:
             **thumbnail_names,
         )
         transaction.on_commit(lambda: [default_storage.delete(name) for name in replaced])
+    model_version_activate_first(name=version)
     analysis.refresh_from_db()
     return analysis
 
 
-def analysis_retry(*, analysis: ImageAnalysis) -> None:
-    """Queue a failed (or stuck) analysis again; the person asked, so attempts start over."""
+def analysis_retry(*, analysis: ImageAnalysis) -> bool:
+    """Analyse a failed (or stuck) photo again; the person asked, so attempts start over.
+
+    True when it was queued now. An analysis of a version the running workers do not build is
+    marked instead (False): a worker would make the version it builds, not this one, so the
+    mark waits for the sweep of workers configured with that version's models.
+    """
+    from inference.selectors import version_built_by_workers
     from inference.tasks import image_analyze_task
 
+    queue_now = analysis.model_version == version_built_by_workers()
     with transaction.atomic():
         ImageAnalysis.objects.filter(pk=analysis.pk).exclude(status=AnalysisStatus.DONE).update(
-            status=AnalysisStatus.PENDING, error="", attempts=0, queued_at=timezone.now()
+            status=AnalysisStatus.PENDING, error="", attempts=0, queued_at=timezone.now() if queue_now else None
         )
         Image.objects.filter(pk=analysis.image_id).exclude(analysis_status=AnalysisState.DONE).update(
             analysis_status=AnalysisState.PENDING, analysis_error=""
         )
-        image_analyze_task.delay_on_commit(str(analysis.image_id))
+        if queue_now:
+            image_analyze_task.delay_on_commit(str(analysis.image_id))
+    return queue_now
 
 
-def images_reindex(*, image_ids: list[str]) -> int:
-    """Throw away the active version's results for these photos and analyse them again."""
-    from inference.tasks import image_analyze_task
+class ReindexScope(models.TextChoices):
+    ALL = "all", "every photo (done ones are redone)"
+    MISSING = "missing", "only photos without an analysis of this version"
+    FAILED = "failed", "only photos whose analysis failed"
 
+
+@dataclass(frozen=True)
+class ReindexMarked:
+    version: str
+    scope: str
+    marked: int
+    built_by_workers: bool  # False: the marks wait until workers running this version's models start
+
+
+def reindex_mark(*, version: str, scope: str, image_ids: list[str] | None = None) -> ReindexMarked:
+    """Mark photos for (re-)analysis under ``version``; the sweep queues the marks in batches.
+
+    Two statements, whatever the gallery's size: nothing here loops over photos, so it is safe in
+    a web request, and the marks live in PostgreSQL, so a restarted worker or sweep picks up
+    where the last one stopped. Done results stay in place (and keep serving) until replaced.
+    """
+    from inference.selectors import version_built_by_workers
+
+    if scope not in ReindexScope.values:
+        raise ValueError(f"scope must be one of {ReindexScope.values}, not {scope!r}")
     with transaction.atomic():
-        ImageEmbedding.objects.filter(image_id__in=image_ids, model_version=MODEL_VERSION).delete()
-        ImageAnalysis.objects.filter(image_id__in=image_ids, model_version=MODEL_VERSION).update(
-            status=AnalysisStatus.PENDING, error="", attempts=0, queued_at=timezone.now()
-        )
-        for image_id in image_ids:
-            image_analyze_task.delay_on_commit(str(image_id))
-    return len(image_ids)
+        registered = model_version_register(name=version)
+        if registered.status in (VersionStatus.PRUNING, VersionStatus.PRUNED):
+            # Re-analysing makes it a live version again; its old rows are gone or going.
+            ModelVersion.objects.filter(pk=registered.pk).update(status=VersionStatus.BUILDING, pruned_at=None)
+        existing = ImageAnalysis.objects.filter(model_version=version)
+        if image_ids is not None:
+            existing = existing.filter(image_id__in=image_ids)
+        if scope == ReindexScope.FAILED:
+            existing = existing.filter(status=AnalysisStatus.FAILED)
+        elif scope == ReindexScope.ALL:
+            # A running analysis is being made fresh right now; marking it would be lost anyway.
+            existing = existing.exclude(status=AnalysisStatus.RUNNING)
+        else:
+            existing = existing.none()
+        marked = existing.update(status=AnalysisStatus.PENDING, error="", attempts=0, queued_at=None)
+        if scope != ReindexScope.FAILED:
+            marked += _missing_analyses_mark(version=version, image_ids=image_ids)
+        transaction.on_commit(_sweep_kick)  # start now rather than at the next beat
+    return ReindexMarked(version=version, scope=scope, marked=marked,
+                         built_by_workers=version == version_built_by_workers())
 
 
-def analysis_sweep(*, batch: int = SWEEP_BATCH) -> dict[str, int]:
-    """Queue what is missing or stuck for the active version; retire old versions once complete.
+def _sweep_kick() -> None:
+    from inference.tasks import analysis_sweep_task
 
-    This one path covers a lost queue message, a worker that died mid-photo, and the rollout of
-    a new model version (every photo lacks an analysis of it, so all are queued, batch by batch).
+    try:
+        analysis_sweep_task.delay()
+    except Exception:  # noqa: BLE001 - the marks are committed; the beat's next sweep picks them up
+        logger.warning("could not queue a sweep now; the next scheduled sweep will", exc_info=True)
+
+
+def _missing_analyses_mark(*, version: str, image_ids: list[str] | None = None,
+                           created_before=None) -> int:
+    """One INSERT ... SELECT of marked rows for photos that have no analysis of ``version``."""
+    analysis_table = ImageAnalysis._meta.db_table
+    image_table = Image._meta.db_table
+    conditions, params = [], [version, version]
+    if image_ids is not None:
+        conditions.append("i.id = ANY(%s::uuid[])")
+        params.append([str(i) for i in image_ids])
+    if created_before is not None:
+        conditions.append("i.created < %s")
+        params.append(created_before)
+    where = "".join(f" AND {c}" for c in conditions)
+    sql = (
+        f"INSERT INTO {analysis_table} (image_id, model_version, status, error, attempts, timings_ms,"
+        f" saliency_map, overlay, queued_at)"
+        f" SELECT i.id, %s, 'pending', '', 0, '{{}}'::jsonb, '', '', NULL FROM {image_table} i"
+        f" WHERE NOT EXISTS (SELECT 1 FROM {analysis_table} a WHERE a.image_id = i.id AND a.model_version = %s)"
+        f"{where} ON CONFLICT (image_id, model_version) DO NOTHING"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount
+
+
+def analysis_sweep(*, version: str | None = None, batch: int = SWEEP_BATCH) -> dict[str, int]:
+    """Queue what is marked, missing or stuck for ``version`` (default: the configured one).
+
+    This one path covers a re-index, a lost queue message, a worker that died mid-photo, and the
+    rollout of a new model version (every photo lacks an analysis of it). At most ``batch`` jobs
+    are in flight: each run tops the queue up, so a re-index of any size moves at the workers'
+    pace and resumes after any restart. Old versions are never deleted here (see
+    model_version_prune): their vectors are what a roll-back returns to.
     """
     from inference.tasks import image_analyze_task
 
+    version = version or MODEL_VERSION
     now = timezone.now()
     stuck_before = now - timedelta(seconds=settings.ANALYSIS_STUCK_SECONDS)
-    # A fresh upload's own message is probably still in the queue; give it time before duplicating.
-    missing_ids = list(
-        Image.objects.filter(created__lt=stuck_before)
-        .exclude(analyses__model_version=MODEL_VERSION)
-        .order_by("created")
-        .values_list("id", flat=True)[:batch]
-    )
-    stuck_ids = list(
-        ImageAnalysis.objects.filter(model_version=MODEL_VERSION)
-        .filter(
+    with transaction.atomic():
+        model_version_register(name=version, seen_by_workers=True)
+        # A fresh upload's own message is probably still in the queue; give it time before duplicating.
+        missing = _missing_analyses_mark(version=version, created_before=stuck_before)
+        rows = ImageAnalysis.objects.filter(model_version=version)
+        stuck = rows.filter(
             Q(status=AnalysisStatus.PENDING, queued_at__lt=stuck_before)
             | Q(status=AnalysisStatus.RUNNING, started_at__lt=stuck_before)
         )
-        .filter(attempts__lt=settings.ANALYSIS_MAX_ATTEMPTS)
-        .values_list("image_id", flat=True)[:batch]
-    )
-    with transaction.atomic():
-        ImageAnalysis.objects.bulk_create(
-            [ImageAnalysis(image_id=image_id, model_version=MODEL_VERSION) for image_id in missing_ids],
-            ignore_conflicts=True,
+        # A photo whose worker died every time is a failure an operator must see, not a silent loop.
+        gave_up = stuck.filter(attempts__gte=settings.ANALYSIS_MAX_ATTEMPTS).update(
+            status=AnalysisStatus.FAILED, finished_at=now,
+            error=f"Stopped after {settings.ANALYSIS_MAX_ATTEMPTS} attempts: the worker died or lost the job "
+                  "each time (see the worker's log); retry to try again.",
         )
-        ImageAnalysis.objects.filter(image_id__in=stuck_ids, model_version=MODEL_VERSION).update(queued_at=now)
-        for image_id in missing_ids + stuck_ids:
+        stuck_ids = list(stuck.values_list("image_id", flat=True)[:batch])
+        in_flight = rows.filter(
+            Q(status=AnalysisStatus.PENDING, queued_at__gte=stuck_before)
+            | Q(status=AnalysisStatus.RUNNING, started_at__gte=stuck_before)
+        ).count()
+        budget = max(0, batch - in_flight - len(stuck_ids))
+        # skip_locked: two sweeps running at once share the marks instead of queueing them twice.
+        marked_ids = list(
+            rows.filter(status=AnalysisStatus.PENDING, queued_at__isnull=True)
+            .order_by("id").select_for_update(skip_locked=True).values_list("image_id", flat=True)[:budget]
+        )
+        # Back to pending: a re-queued job counts as in flight until it is stuck again.
+        rows.filter(image_id__in=stuck_ids + marked_ids).update(status=AnalysisStatus.PENDING, queued_at=now)
+        for image_id in stuck_ids + marked_ids:
             image_analyze_task.delay_on_commit(str(image_id))
-    retired = _old_versions_retire()
-    counts = {"missing": len(missing_ids), "stuck": len(stuck_ids), "retired": retired}
+    counts = {"missing": missing, "stuck": len(stuck_ids), "queued": len(marked_ids), "gave_up": gave_up}
     if any(counts.values()):
-        logger.info("analysis sweep: %s", counts)
+        logger.info("analysis sweep of %s: %s", version, counts)
     return counts
 
 
-def _old_versions_retire() -> int:
-    """Once every photo has a finished analysis of the active version, drop the older ones."""
-    from inference.selectors import active_version_complete
+# --- the model version registry ------------------------------------------------------------------
 
-    if not active_version_complete():
-        return 0
-    old = list(ImageAnalysis.objects.exclude(model_version=MODEL_VERSION))
-    names = [f.name for analysis in old for f in (analysis.saliency_map, analysis.overlay) if f]
+
+class VersionSwitchError(ValueError):
+    """An activation, roll-back or prune that is not allowed; the message says why."""
+
+
+def model_version_register(*, name: str, seen_by_workers: bool = False) -> ModelVersion:
+    """The registry row for ``name``, created (building) on first sight."""
+    version, _ = ModelVersion.objects.get_or_create(name=name)
+    if seen_by_workers:
+        ModelVersion.objects.filter(pk=version.pk).update(workers_seen_at=timezone.now())
+    return version
+
+
+def model_version_activate(*, name: str, force: bool = False) -> ModelVersion:
+    """Switch all search to ``name`` at one moment.
+
+    Allowed when every photo has a finished analysis of it; ``force`` activates an incomplete
+    version (photos without its vector drop out of search until they get one). The switch is
+    two UPDATEs in one transaction under a row lock: searches read the active row once, so each
+    one ranks entirely with the old vectors or entirely with the new ones.
+    """
+    from inference.selectors import version_coverage
+
     with transaction.atomic():
-        ImageEmbedding.objects.exclude(model_version=MODEL_VERSION).delete()
-        ImageAnalysis.objects.filter(pk__in=[a.pk for a in old]).delete()
-        transaction.on_commit(lambda: [default_storage.delete(name) for name in names])
-    return len(old)
+        # Lock the registry: concurrent activations queue up instead of both "winning".
+        versions = {v.name: v for v in ModelVersion.objects.select_for_update().all()}
+        target = versions.get(name)
+        if target is None:
+            raise VersionSwitchError(f"No model version {name!r} is registered.")
+        if target.status == VersionStatus.ACTIVE:
+            return target
+        if target.status in (VersionStatus.PRUNING, VersionStatus.PRUNED):
+            raise VersionSwitchError(f"{name} was pruned: its vectors are gone. Re-index it first.")
+        coverage = version_coverage(name=name)
+        if not coverage.complete and not force:
+            raise VersionSwitchError(
+                f"{name} covers {coverage.done} of {coverage.total} photos ({coverage.unfinished} unfinished); "
+                "wait for the re-index to finish, or force the switch."
+            )
+        current = next((v for v in versions.values() if v.status == VersionStatus.ACTIVE), None)
+        now = timezone.now()
+        if current is not None:
+            ModelVersion.objects.filter(pk=current.pk).update(status=VersionStatus.RETIRED, deactivated_at=now)
+        ModelVersion.objects.filter(pk=target.pk).update(
+            status=VersionStatus.ACTIVE, activated_at=now, previous=current
+        )
+    target.refresh_from_db()
+    logger.info("model version %s activated (previous: %s, forced: %s)", name, current, force)
+    return target
+
+
+def model_version_rollback() -> ModelVersion:
+    """Return search to the version that was active before the current one; instant, because
+    its vectors were kept. Photos added since it served may lack its vectors (they reappear in
+    search once re-indexed for it)."""
+    active = ModelVersion.objects.filter(status=VersionStatus.ACTIVE).select_related("previous").first()
+    if active is None or active.previous is None:
+        raise VersionSwitchError("There is no previous version to roll back to.")
+    return model_version_activate(name=active.previous.name, force=True)
+
+
+def model_version_activate_first(*, name: str) -> bool:
+    """A fresh install has no active version: the first version with a finished photo becomes it,
+    so a new user's search works without an admin step. Later switches are explicit."""
+    if ModelVersion.objects.filter(status=VersionStatus.ACTIVE).exists():
+        return False
+    try:
+        with transaction.atomic():
+            model_version_register(name=name)
+            updated = ModelVersion.objects.filter(name=name).update(status=VersionStatus.ACTIVE,
+                                                                    activated_at=timezone.now())
+    except IntegrityError:
+        return False  # another worker activated a version at the same moment; it stands
+    return bool(updated)
+
+
+def model_version_prune(*, name: str) -> ModelVersion:
+    """Ask for a version's rows and files to be deleted (in the background: it can be large)."""
+    from inference.tasks import model_version_prune_task
+
+    with transaction.atomic():
+        version = ModelVersion.objects.select_for_update().filter(name=name).first()
+        if version is None:
+            raise VersionSwitchError(f"No model version {name!r} is registered.")
+        if version.status == VersionStatus.ACTIVE:
+            raise VersionSwitchError(f"{name} is active; activate another version before pruning it.")
+        ModelVersion.objects.filter(pk=version.pk).update(status=VersionStatus.PRUNING)
+        model_version_prune_task.delay_on_commit(name)
+    version.refresh_from_db()
+    return version
+
+
+def model_version_prune_run(*, name: str, batch: int = 1000) -> int:
+    """Delete a pruned version's embeddings, analyses and files, batch by batch (resumable)."""
+    deleted = 0
+    while True:
+        with transaction.atomic():
+            version = ModelVersion.objects.select_for_update().filter(name=name).first()
+            if version is None or version.status != VersionStatus.PRUNING:
+                return deleted  # re-activated or re-indexed since the request: keep everything
+            analyses = list(ImageAnalysis.objects.filter(model_version=name).order_by("id")[:batch])
+            if not analyses:
+                ModelVersion.objects.filter(pk=version.pk).update(status=VersionStatus.PRUNED,
+                                                                  pruned_at=timezone.now())
+                ImageEmbedding.objects.filter(model_version=name).delete()
+                return deleted
+            image_ids = [a.image_id for a in analyses]
+            names = [f.name for a in analyses for f in (a.saliency_map, a.overlay) if f]
+            ImageEmbedding.objects.filter(model_version=name, image_id__in=image_ids).delete()
+            ImageAnalysis.objects.filter(pk__in=[a.pk for a in analyses]).delete()
+            transaction.on_commit(lambda names=names: [default_storage.delete(n) for n in names])
+            deleted += len(analyses)
 
 
 def _analysis_fail(analysis: ImageAnalysis, error: str) -> ImageAnalysis:

@@ -27,9 +27,17 @@ def image_analyze_task(image_id: str) -> None:
 
 @shared_task(name="inference.analysis_sweep", soft_time_limit=300, time_limit=360)
 def analysis_sweep_task() -> None:
-    from inference.services import analysis_sweep
+    from inference.services import analysis_sweep, pipeline_get
 
-    analysis_sweep()
+    # The version this worker's models make (the configured one, or its fallback if it is broken).
+    analysis_sweep(version=pipeline_get().version)
+
+
+@shared_task(name="inference.model_version_prune", acks_late=True, soft_time_limit=3000, time_limit=3600)
+def model_version_prune_task(name: str) -> None:
+    from inference.services import model_version_prune_run
+
+    model_version_prune_run(name=name)
 
 
 @worker_process_init.connect

@@ -12,7 +12,7 @@ from django.utils import timezone
 from gallery import services as gallery_services
 from gallery.models import Image
 from inference import services
-from inference.models import AnalysisStatus, ImageAnalysis, ImageEmbedding
+from inference.models import AnalysisStatus, ImageAnalysis, ImageEmbedding, ModelVersion
 from inference.overlays import saliency_from_png
 from inference.selectors import embedding_version_serving, image_analysis_latest
 from inference.versions import EMBEDDING_DIM, MODEL_VERSION
@@ -99,22 +99,25 @@ def test_sweep_queues_missing_and_stuck_analyses_only(uploaded, settings, django
         assert services.analysis_sweep()["missing"] == 0, "a second sweep does not queue them again"
 
 
-def test_new_version_serves_only_once_complete(uploaded, monkeypatch):
+def test_new_version_builds_in_the_background_and_serves_once_activated(uploaded):
     first, second = uploaded(30), uploaded(31)
     for image in (first, second):
         services.image_analyze(image_id=str(image.id))
-    # Pretend those vectors were made by an older model: the active version now has none.
+    assert embedding_version_serving() == MODEL_VERSION, "a fresh install activates its first version itself"
+    # Pretend those vectors were made by an older model: the configured version now has none.
     ImageAnalysis.objects.update(model_version="old-model")
     ImageEmbedding.objects.update(model_version="old-model")
+    ModelVersion.objects.update(name="old-model")
     assert embedding_version_serving() == "old-model"
     assert image_analysis_latest(image_id=first.id).model_version == "old-model", "old maps show meanwhile"
 
-    services.image_analyze(image_id=str(first.id))
-    assert embedding_version_serving() == "old-model", "half-indexed: the old version keeps serving"
-    services.image_analyze(image_id=str(second.id))
+    for image in (first, second):
+        services.image_analyze(image_id=str(image.id))
+    assert embedding_version_serving() == "old-model", "complete, but switching is the operator's call"
+    services.model_version_activate(name=MODEL_VERSION)
     assert embedding_version_serving() == MODEL_VERSION
-    assert services.analysis_sweep()["retired"] == 2
-    assert set(ImageEmbedding.objects.values_list("model_version", flat=True)) == {MODEL_VERSION}
+    assert image_analysis_latest(image_id=first.id).model_version == MODEL_VERSION
+    assert ImageEmbedding.objects.filter(model_version="old-model").count() == 2, "kept for a roll-back"
 
 
 def test_broken_configured_model_keeps_serving_with_the_fallback(uploaded, settings, tmp_path, make_user):
