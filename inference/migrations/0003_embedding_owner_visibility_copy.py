@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('gallery', '0001_initial'),
-        ('inference', '0001_initial'),
+        ('inference', '0002_model_version_registry'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
