@@ -2,7 +2,7 @@
 search and against an in-memory HNSW index (faiss) on the same vectors.
 
     .venv/bin/python bench/search.py [--sizes 10000 100000 1000000] [--queries 200]
-                                     [--ef 10 20 40 80 160 320] [--plot bench/out/search.png]
+                                     [--ef 10 20 40 100 200 400] [--plot bench/out/search.png]
 
 For each size it generates synthetic 128-D unit vectors (clustered, see ``synthetic_gallery``),
 owners with a long-tailed photo count and a public share, plus one viewer who owns 1 % of the
@@ -55,7 +55,8 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--queries", type=int, default=200, help="query vectors per measurement")
     parser.add_argument("--exact-queries", type=int, default=30, help="queries for the (slow) exact scans")
-    parser.add_argument("--ef", type=int, nargs="+", default=[10, 20, 40, 80, 160, 320])
+    parser.add_argument("--ef", type=int, nargs="+", default=[10, 20, 40, 100, 200, 400],
+                        help="hnsw.ef_search values (the app uses search.selectors.HNSW_EF_SEARCH)")
     parser.add_argument("--public-share", type=float, default=0.05, help="share of photos that are public")
     parser.add_argument("--viewer-share", type=float, default=0.01, help="share of photos the viewer owns")
     parser.add_argument("--plot", type=Path, default=ROOT / "bench" / "out" / "search.png")

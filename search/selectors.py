@@ -15,7 +15,9 @@ from search.models import SimilarityQuery
 
 # HNSW search breadth. With a visibility filter, iterative scan keeps walking the graph until
 # enough visible rows are found instead of returning fewer than asked (pgvector >= 0.8).
-HNSW_EF_SEARCH = 100
+# bench/search.py at 1M photos: ef_search 100 gives recall@10 0.951 unfiltered (3.1 ms median),
+# 200 gives 0.98 (3.5 ms); filtered recall is 0.985 either way (README, "Search at scale").
+HNSW_EF_SEARCH = 200
 HNSW_ITERATIVE_SCAN = "relaxed_order"
 
 
