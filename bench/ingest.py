@@ -16,19 +16,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("GALLERY_VAR_DIR", str(ROOT / "var" / "bench"))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gallery.settings.base")
-os.environ.setdefault("LOG_LEVEL", "WARNING")
+from _harness import celery_worker, django_ready, wait_until
 
 
 def main() -> None:
@@ -39,17 +32,12 @@ def main() -> None:
     parser.add_argument("--folder", type=Path, help="read photos from here instead of generating them")
     args = parser.parse_args()
 
-    import django
-
-    django.setup()
+    django_ready()
     from django.conf import settings
     from django.contrib.auth import get_user_model
-    from django.core.management import call_command
 
     from tests.conftest import photo_bytes
 
-    call_command("migrate", verbosity=0)
-    settings.MEDIA_ROOT = Path(tempfile.mkdtemp(prefix="bench-media-"))
     owner_model = get_user_model()
     warm_count = max(args.processes)
     if args.folder:
@@ -87,21 +75,10 @@ def main() -> None:
 
 def measure(owner, photos: list[bytes], *, processes: int, threads: int, warm_count: int) -> dict:
     """One worker with this many processes and TensorFlow threads each, through a burst of photos."""
-    from django.conf import settings
-
-    from gallery.celery import app
     from gallery.services import image_create
     from inference.models import AnalysisStatus, ImageAnalysis
 
-    app.control.purge()
-    env = {**os.environ, "DATABASE_URL": settings.DATABASE_URL, "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
-           "MEDIA_ROOT": str(settings.MEDIA_ROOT), "TF_NUM_THREADS": str(threads)}
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "gallery", "worker", "-Q", settings.WORKER_QUEUES, "-c", str(processes),
-         "--loglevel", "WARNING", "--without-heartbeat", "--without-gossip", "--without-mingle"],
-        cwd=ROOT, env=env, start_new_session=True, stdout=subprocess.DEVNULL,  # stdout is the JSON line
-    )
-    try:
+    with celery_worker(processes=processes, tf_threads=threads):
         # Warm-up photos: model loading is start-up cost, not ingest cost. Each process loads its
         # models when it starts, so one photo per process is enough.
         warm = [image_create(owner=owner, data=data, filename=f"warm-{i}.jpg")
@@ -129,21 +106,6 @@ def measure(owner, photos: list[bytes], *, processes: int, threads: int, warm_co
             "upload_to_done_median_s": round(statistics.median(latencies), 3),
             "upload_to_done_p95_s": round(latencies[int(0.95 * (len(latencies) - 1))], 3),
         }
-    finally:
-        os.killpg(worker.pid, signal.SIGTERM)
-        try:
-            worker.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(worker.pid, signal.SIGKILL)
-            worker.wait()
-
-
-def wait_until(predicate, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise SystemExit(f"timed out after {timeout}s")
-        time.sleep(0.1)
 
 
 if __name__ == "__main__":
