@@ -13,19 +13,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import statistics
-import subprocess
-import sys
-import tempfile
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("GALLERY_VAR_DIR", str(ROOT / "var" / "bench"))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gallery.settings.base")
-os.environ.setdefault("LOG_LEVEL", "WARNING")
+from _harness import celery_worker, django_ready, median_p95, wait_until
 
 
 def main() -> None:
@@ -34,35 +24,21 @@ def main() -> None:
     parser.add_argument("--backlog", type=int, default=20, help="uploads queued ahead of each busy search")
     args = parser.parse_args()
 
-    import django
-
-    django.setup()
+    django_ready()
     from django.conf import settings
     from django.contrib.auth import get_user_model
-    from django.core.management import call_command
 
-    from gallery.celery import app
     from gallery.models import AnalysisState, Image
     from gallery.services import image_create
     from search.models import QueryStatus, SimilarityQuery
     from search.services import similarity_query_from_photo, similarity_query_from_region
     from tests.conftest import scene_photo
 
-    call_command("migrate", verbosity=0)
-    settings.MEDIA_ROOT = Path(tempfile.mkdtemp(prefix="bench-media-"))
     user_model = get_user_model()
     user_model.objects.filter(username="bench-query").delete()
     owner = user_model.objects.create_user("bench-query")
-    app.control.purge()
-    env = {**os.environ, "DATABASE_URL": settings.DATABASE_URL, "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
-           "MEDIA_ROOT": str(settings.MEDIA_ROOT)}
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "gallery", "worker", "-Q", settings.WORKER_QUEUES, "-c", "1",
-         "--loglevel", "WARNING", "--without-heartbeat", "--without-gossip", "--without-mingle"],
-        cwd=ROOT, env=env, start_new_session=True, stdout=subprocess.DEVNULL,
-    )
     seeds = iter(range(10_000, 1_000_000))
-    try:
+    with celery_worker(processes=1):
         gallery = [image_create(owner=owner, data=scene_photo(next(seeds), species=i % 4), filename=f"g{i}.jpg")
                    for i in range(8)]
         wait_until(lambda: Image.objects.filter(owner=owner, analysis_status=AnalysisState.DONE).count() == len(gallery),
@@ -95,30 +71,14 @@ def main() -> None:
             wait_until(lambda: not Image.objects.filter(owner=owner).exclude(
                 analysis_status__in=[AnalysisState.DONE, AnalysisState.FAILED]).exists(), 600)
 
-        def summary(values):
-            values = sorted(values)
-            return {"median_s": round(statistics.median(values), 3),
-                    "p95_s": round(values[int(0.95 * (len(values) - 1))], 3), "n": len(values)}
-
         print(json.dumps({
             "benchmark": "search_by_photo",
             "worker": f"1 process, queues {settings.WORKER_QUEUES}",
-            "outside_photo_1024x768_idle": summary(idle["photo"]),
-            "region_idle": summary(idle["region"]),
-            f"outside_photo_behind_{args.backlog}_queued_uploads": summary(busy),
+            "outside_photo_1024x768_idle": median_p95(idle["photo"]),
+            "region_idle": median_p95(idle["region"]),
+            f"outside_photo_behind_{args.backlog}_queued_uploads": median_p95(busy),
         }))
-    finally:
-        worker.terminate()
-        worker.wait(timeout=30)
-        user_model.objects.filter(username="bench-query").delete()
-
-
-def wait_until(predicate, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise SystemExit(f"timed out after {timeout}s")
-        time.sleep(0.05)
+    user_model.objects.filter(username="bench-query").delete()
 
 
 if __name__ == "__main__":

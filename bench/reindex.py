@@ -75,7 +75,8 @@ def main() -> None:
             ImageAnalysis.objects.bulk_create([ImageAnalysis(image=i, model_version=version, status="done")
                                                for i in images])
             ImageEmbedding.objects.bulk_create([ImageEmbedding(image=i, model_version=version, vector=v,
-                                                               whole_vector=v, crop_vector=v)
+                                                               whole_vector=v, crop_vector=v,
+                                                               owner_id=i.owner_id, visibility=i.visibility)
                                                 for i, v in zip(images, vectors, strict=True)])
     services.model_version_register(name=OLD)
     services.model_version_register(name=NEW)

@@ -205,7 +205,10 @@ def image_update(*, image: Image, title: str | None = None, visibility: str | No
         image.title = title.strip()[:200]
     if visibility is not None:
         image.visibility = visibility
-    image.save(update_fields=["title", "visibility"])
+    with transaction.atomic():
+        image.save(update_fields=["title", "visibility"])  # locks the row: see inference.services.image_analyze
+        # Search filters on a copy of the visibility kept with each vector.
+        image.embeddings.update(visibility=image.visibility)
     return image
 
 

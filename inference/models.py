@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from pgvector.django import HnswIndex, VectorField
 
-from gallery.models import Image
+from gallery.models import Image, Visibility
 from inference.versions import EMBEDDING_DIM
 
 
@@ -77,6 +78,14 @@ class ImageEmbedding(models.Model):
     vector = VectorField(dimensions=EMBEDDING_DIM)
     whole_vector = VectorField(dimensions=EMBEDDING_DIM)
     crop_vector = VectorField(dimensions=EMBEDDING_DIM)
+    # Copies of the photo's owner and visibility, so the similar-photos filter is checked on the
+    # row the HNSW scan reads instead of joining every candidate to its photo (2.3x faster at 100k
+    # photos; README, "Search at scale"). Written by inference.services.image_analyze and
+    # gallery.services.image_update under a lock on the photo row. The photo row stays in
+    # search as the authority: a stale copy can hide a photo, never show a private one.
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+",
+                              db_index=False)
+    visibility = models.CharField(max_length=10, choices=Visibility.choices)
     created = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -27,6 +27,21 @@ class PhotoAnalysis:
     timings_ms: dict[str, float] = field(default_factory=dict)
 
 
+def tensorflow_threads_set(threads: int) -> None:
+    """Cap the threads TensorFlow uses in this process (0: leave TensorFlow's default, all cores).
+
+    Must run before the first model is built: TensorFlow fixes its thread pools when its runtime
+    starts. One thread per process with one process per core measured fastest for ingest
+    (bench/ingest.py): the models are small, so threads mostly wait on each other.
+    """
+    if threads <= 0:
+        return
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    tf.config.threading.set_inter_op_parallelism_threads(threads)
+
+
 def fuse_vectors(whole: np.ndarray, crop: np.ndarray) -> np.ndarray:
     """Search vector: the normalised mean of the whole-photo and salient-crop vectors.
 

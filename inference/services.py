@@ -41,8 +41,9 @@ SWEEP_BATCH = 500
 @functools.cache
 def pipeline_get():
     """The worker's one Pipeline, loaded on first use (TensorFlow stays out of web processes)."""
-    from inference.pipeline import Pipeline
+    from inference.pipeline import Pipeline, tensorflow_threads_set
 
+    tensorflow_threads_set(settings.TF_NUM_THREADS)
     pipeline = Pipeline(settings.MODEL_CACHE_DIR, embedding_head=settings.EMBEDDING_HEAD or None)
     # EMBEDDER_VERSION was derived from the same setting at import; a head file replaced since would
     # store vectors under the wrong version, so refuse rather than mix two models in one index.
@@ -111,6 +112,12 @@ def image_analyze(*, image_id: str) -> ImageAnalysis | None:
     timings = {"read_ms": read_ms, "decode_ms": decode_ms, **result.timings_ms,
                "total_ms": (time.perf_counter() - started) * 1000}
     with transaction.atomic():
+        # The embedding carries copies of the photo's owner and visibility (search filters on them).
+        # Locking the photo row orders this write with gallery.services.image_update: either the
+        # change committed first and is read here, or it waits and then updates this row too.
+        current = Image.objects.select_for_update().filter(pk=image.pk).values("owner_id", "visibility").first()
+        if current is None:
+            return None  # deleted while it was being analysed
         ImageAnalysis.objects.filter(pk=analysis.pk).update(
             status=AnalysisStatus.DONE,
             error="",
@@ -124,7 +131,7 @@ def image_analyze(*, image_id: str) -> ImageAnalysis | None:
             image=image,
             model_version=version,
             defaults={"vector": result.vector, "whole_vector": result.whole_vector,
-                      "crop_vector": result.crop_vector},
+                      "crop_vector": result.crop_vector, **current},
         )
         Image.objects.filter(pk=image.pk).update(
             analysis_status=AnalysisState.DONE,

@@ -138,7 +138,8 @@ def index_photo(image, vector, *, crop_vector=None):
     ImageAnalysis.objects.update_or_create(image=image, model_version=MODEL_VERSION,
                                            defaults={"status": AnalysisStatus.DONE})
     ImageEmbedding.objects.update_or_create(image=image, model_version=MODEL_VERSION,
-                                            defaults={"vector": vector, "whole_vector": vector, "crop_vector": crop})
+                                            defaults={"vector": vector, "whole_vector": vector, "crop_vector": crop,
+                                                      "owner_id": image.owner_id, "visibility": image.visibility})
     Image.objects.filter(pk=image.pk).update(analysis_status=AnalysisState.DONE)
     image.analysis_status = AnalysisState.DONE
     return image

@@ -11,6 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 from gallery import embedded
 
@@ -96,6 +97,9 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_ACKS_LATE = True  # safe because analysis is idempotent per (image, model version)
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1  # analyses are long; do not hoard them in one worker
+# Worker processes per `celery worker` (its -c option wins). "auto": one per core the machine or
+# container quota allows; with TF_NUM_THREADS=1 this is the fastest pair bench/ingest.py measured.
+CELERY_WORKER_CONCURRENCY = os.environ.get("CELERY_WORKER_CONCURRENCY", "auto")
 CELERY_TASK_DEFAULT_QUEUE = "default"
 # Model work has its own queue so it can get its own (GPU) machines; the sweep is light.
 # Searches with a new photo are people waiting on a page: their queue is listed first, and a
@@ -155,6 +159,29 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
+# GALLERY_STORAGE=s3 keeps photos and maps in an S3 bucket (or MinIO, Ceph, R2... through
+# AWS_S3_ENDPOINT_URL), so web and workers on many machines share them without a shared disk.
+# Every file is read through the storage API and served by a view that checks who may see it,
+# so the bucket stays private (no ACL, no public URLs). Credentials: boto3's usual chain
+# (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, or an instance role), never in settings.
+GALLERY_STORAGE = os.environ.get("GALLERY_STORAGE", "filesystem")
+if GALLERY_STORAGE == "s3":
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": os.environ.get("AWS_STORAGE_BUCKET_NAME", ""),
+            "region_name": os.environ.get("AWS_S3_REGION_NAME") or None,
+            "endpoint_url": os.environ.get("AWS_S3_ENDPOINT_URL") or None,
+            "location": os.environ.get("AWS_LOCATION", ""),
+            "default_acl": None,
+            "querystring_auth": True,
+            "file_overwrite": False,  # uuid names never collide; analysis files are deleted first
+        },
+    }
+    if not STORAGES["default"]["OPTIONS"]["bucket_name"]:
+        raise ImproperlyConfigured("GALLERY_STORAGE=s3 needs AWS_STORAGE_BUCKET_NAME")
+elif GALLERY_STORAGE != "filesystem":
+    raise ImproperlyConfigured(f"GALLERY_STORAGE must be 'filesystem' or 's3', not {GALLERY_STORAGE!r}")
 
 # How photo files reach browsers. Every file goes through a view that checks who may see it
 # (there is no public media URL); this only picks who sends the bytes (gallery.media):
@@ -184,6 +211,10 @@ EMBEDDING_HEAD = os.environ.get("EMBEDDING_HEAD", "")
 # An analysis still "running" after this long is taken to belong to a dead worker.
 ANALYSIS_STUCK_SECONDS = int(os.environ.get("ANALYSIS_STUCK_SECONDS", 600))
 ANALYSIS_MAX_ATTEMPTS = int(os.environ.get("ANALYSIS_MAX_ATTEMPTS", 3))
+# Threads TensorFlow may use inside one worker process (intra- and inter-op), 0 = TensorFlow's
+# own choice (every core). Throughput comes from worker processes (celery -c) times this; the
+# default is the fastest combination bench/ingest.py measured (README, "Scaling out").
+TF_NUM_THREADS = int(os.environ.get("TF_NUM_THREADS", 1))
 SIMILAR_LIMIT = 24
 # Searches with an outside photo (and their files) are deleted after this long.
 QUERY_KEEP_HOURS = int(os.environ.get("QUERY_KEEP_HOURS", 24))

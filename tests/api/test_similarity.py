@@ -32,7 +32,8 @@ def index(image: Image, vector: np.ndarray, crop_vector: np.ndarray | None = Non
     Image.objects.filter(id=image.id).update(analysis_status=AnalysisState.DONE)
     ImageAnalysis.objects.create(image=image, model_version=MODEL_VERSION, status=AnalysisStatus.DONE)
     ImageEmbedding.objects.create(image=image, model_version=MODEL_VERSION, vector=vector, whole_vector=vector,
-                                  crop_vector=vector if crop_vector is None else crop_vector)
+                                  crop_vector=vector if crop_vector is None else crop_vector,
+                                  owner_id=image.owner_id, visibility=image.visibility)
     return image
 
 

@@ -41,6 +41,7 @@ def test_analyze_writes_map_overlay_crop_and_vectors(uploaded):
     assert default_storage.open(analysis.overlay.name).read()[:8] == b"\x89PNG\r\n\x1a\n"
     assert set(analysis.timings_ms) >= {"saliency_ms", "embed_ms", "total_ms"}
     embedding = ImageEmbedding.objects.get(image=image, model_version=MODEL_VERSION)
+    assert (embedding.owner_id, embedding.visibility) == (image.owner_id, image.visibility)  # search's copies
     for vector in (embedding.vector, embedding.whole_vector, embedding.crop_vector):
         assert len(vector) == EMBEDDING_DIM
         assert np.linalg.norm(vector) == pytest.approx(1.0, abs=1e-4)

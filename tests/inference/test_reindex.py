@@ -43,7 +43,8 @@ def analysed(images, version: str, status=AnalysisStatus.DONE, **fields) -> None
     if status == AnalysisStatus.DONE:
         v = np.ones(EMBEDDING_DIM, dtype=np.float32) / np.sqrt(EMBEDDING_DIM)
         ImageEmbedding.objects.bulk_create([
-            ImageEmbedding(image=image, model_version=version, vector=v, whole_vector=v, crop_vector=v)
+            ImageEmbedding(image=image, model_version=version, vector=v, whole_vector=v, crop_vector=v,
+                           owner_id=image.owner_id, visibility=image.visibility)
             for image in images
         ])
 

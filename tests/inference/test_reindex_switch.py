@@ -41,7 +41,8 @@ def version_write(images: list[Image], version: str, vectors: np.ndarray) -> Non
         ImageAnalysis(image=image, model_version=version, status=AnalysisStatus.DONE) for image in images
     ])
     ImageEmbedding.objects.bulk_create([
-        ImageEmbedding(image=image, model_version=version, vector=v, whole_vector=v, crop_vector=v)
+        ImageEmbedding(image=image, model_version=version, vector=v, whole_vector=v, crop_vector=v,
+                       owner_id=image.owner_id, visibility=image.visibility)
         for image, v in zip(images, vectors, strict=True)
     ])
 

@@ -10,7 +10,13 @@ from django.db import connection, transaction
 from gallery.models import Image, Visibility
 from inference.models import AnalysisStatus, ImageAnalysis, ImageEmbedding
 from inference.versions import EMBEDDING_DIM, MODEL_VERSION
-from search.selectors import HNSW_EF_SEARCH, image_similar_list, image_similar_queryset
+from search.selectors import (
+    HNSW_EF_SEARCH,
+    hnsw_session_settings,
+    image_similar_list,
+    image_similar_page,
+    image_similar_queryset,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -26,7 +32,7 @@ def indexed_image(owner, vector: np.ndarray, *, visibility=Visibility.PRIVATE, t
                                  width=4, height=3, visibility=visibility, title=title)
     ImageAnalysis.objects.create(image=image, model_version=MODEL_VERSION, status=AnalysisStatus.DONE)
     ImageEmbedding.objects.create(image=image, model_version=MODEL_VERSION, vector=vector,
-                                  whole_vector=vector, crop_vector=vector)
+                                  whole_vector=vector, crop_vector=vector, owner=owner, visibility=visibility)
     return image
 
 
@@ -72,7 +78,8 @@ def test_similar_query_uses_the_hnsw_index(make_user):
         for i in range(len(vectors))
     ])
     ImageEmbedding.objects.bulk_create([
-        ImageEmbedding(image=image, model_version=MODEL_VERSION, vector=v, whole_vector=v, crop_vector=v)
+        ImageEmbedding(image=image, model_version=MODEL_VERSION, vector=v, whole_vector=v, crop_vector=v,
+                       owner_id=image.owner_id, visibility=image.visibility)
         for image, v in zip(images, vectors)
     ])
     with connection.cursor() as cursor:
@@ -90,3 +97,81 @@ def test_similar_query_uses_the_hnsw_index(make_user):
     assert len(rows) == 24
     visible = {img.id for img in images if img.owner_id == owners[0].id or img.visibility == Visibility.PUBLIC}
     assert all(row.image_id in visible for row in rows)
+
+
+def test_filtered_query_stays_on_the_index_and_fills_the_page_when_little_is_visible(make_user):
+    """The hard case at any scale: the viewer owns 1 % of the photos and 5 % are public, so a plain
+    HNSW scan (ef_search candidates, then the filter) would return a few rows instead of a page.
+    Iterative index scans must keep walking the graph, on the index, and find the right photos."""
+    viewer, others = make_user("viewer"), [make_user() for _ in range(20)]
+    rng = np.random.default_rng(2)
+    count = 8000
+    vectors = rng.normal(size=(count, EMBEDDING_DIM)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    owned = rng.random(count) < 0.01
+    public = rng.random(count) < 0.05
+    images = Image.objects.bulk_create([
+        Image(owner=viewer if owned[i] else others[i % 20], file=f"images/{i}.jpg", content_type="image/jpeg",
+              sha256=f"{i:064x}", size_bytes=1, width=4, height=3,
+              visibility=Visibility.PUBLIC if public[i] else Visibility.PRIVATE)
+        for i in range(count)
+    ])
+    ImageEmbedding.objects.bulk_create([
+        ImageEmbedding(image=image, model_version=MODEL_VERSION, vector=v, whole_vector=v, crop_vector=v,
+                       owner_id=image.owner_id, visibility=image.visibility)
+        for image, v in zip(images, vectors)
+    ])
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE gallery_image; ANALYZE inference_imageembedding")
+    visible = owned | public
+    row_of = {image.id: row for row, image in enumerate(images)}
+
+    hits = 0
+    sources = np.flatnonzero(owned)[:5]
+    for source in sources:
+        queryset = image_similar_queryset(viewer=viewer, vector=vectors[source], model_version=MODEL_VERSION,
+                                          exclude_image_id=images[source].id, limit=25)
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                for name, value in hnsw_session_settings(wanted=25).items():
+                    cursor.execute(f"SET LOCAL {name} = {value}")
+            plan = queryset.explain()
+        assert "embedding_vector_hnsw" in plan, plan
+        # The visibility test runs on the rows the index scan reads, before any join.
+        scan = plan.split("Index Scan using embedding_vector_hnsw")[1].split("->")[0]
+        assert "visibility" in scan and "owner_id" in scan, plan
+
+        page = image_similar_page(viewer=viewer, image=images[source], limit=24)
+        rows = [row_of[result.image.id] for result in page.results]
+        assert len(rows) == 24 and page.has_more
+        assert all(visible[row] for row in rows) and source not in rows
+        scores = vectors @ vectors[source]
+        scores[~visible] = -np.inf
+        scores[source] = -np.inf
+        exact_top10 = set(np.argsort(-scores)[:10].tolist())
+        hits += len(exact_top10 & set(rows[:10]))
+    assert hits / (10 * len(sources)) >= 0.9
+
+
+def test_visibility_copies_follow_image_update_and_a_stale_copy_never_shows_a_private_photo(make_user):
+    from gallery.services import image_update
+
+    alice, bob = make_user("alice"), make_user("bob")
+    base = unit(np.ones(EMBEDDING_DIM))
+    query = indexed_image(bob, base, visibility=Visibility.PUBLIC, title="query")
+    photo = indexed_image(alice, unit(base + 0.05), title="alice's")
+
+    def bob_sees() -> list[str]:
+        return [r.image.title for r in image_similar_list(viewer=bob, image=query)]
+
+    assert bob_sees() == []
+    image_update(image=photo, visibility=Visibility.PUBLIC)
+    assert ImageEmbedding.objects.get(image=photo).visibility == Visibility.PUBLIC
+    assert bob_sees() == ["alice's"]
+    image_update(image=photo, visibility=Visibility.PRIVATE)
+    assert ImageEmbedding.objects.get(image=photo).visibility == Visibility.PRIVATE
+    assert bob_sees() == []
+
+    # A copy gone stale (a write that bypassed the services) cannot leak: the photo row decides.
+    ImageEmbedding.objects.filter(image=photo).update(visibility=Visibility.PUBLIC)
+    assert bob_sees() == []

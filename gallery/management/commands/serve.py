@@ -33,7 +33,7 @@ class Command(BaseCommand):
         python = sys.executable
         commands = {
             "worker": [python, "-m", "celery", "-A", "gallery", "worker", "--beat", "--queues", settings.WORKER_QUEUES,
-                       "--concurrency", "1", "--loglevel", "INFO",
+                       "--loglevel", "INFO",  # processes: CELERY_WORKER_CONCURRENCY
                        "--schedule", settings.CELERY_BEAT_SCHEDULE_FILENAME],
             "web": [python, "-m", "gunicorn", "gallery.wsgi", "--bind", f"{host}:{port}",
                     "--workers", str(web_workers), "--threads", "4", "--access-logfile", "-"],

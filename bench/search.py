@@ -1,0 +1,490 @@
+"""Search benchmark: the similar-photos query at 10k .. 1M photos, pgvector HNSW against exact
+search and against an in-memory HNSW index (faiss) on the same vectors.
+
+    .venv/bin/python bench/search.py [--sizes 10000 100000 1000000] [--queries 200]
+                                     [--ef 10 20 40 100 200 400] [--plot bench/out/search.png]
+
+For each size it generates synthetic 128-D unit vectors (clustered, see ``synthetic_gallery``),
+owners with a long-tailed photo count and a public share, plus one viewer who owns 1 % of the
+photos, loads them with COPY into a database of its own ("bench_search" on the bench embedded
+server under var/bench, or on DATABASE_URL's server; dropped afterwards unless --keep), builds
+the app's own indexes (from its migrations), and measures, query by query:
+
+* the unfiltered query (every photo of the serving model version) and the app's filtered query
+  (search.selectors.image_similar_queryset: the viewer's own photos plus public ones), each over a
+  sweep of hnsw.ef_search: median / p95 latency, recall@10 against exact search, and whether the
+  page came back full (SIMILAR_LIMIT rows);
+* the same two queries as an exact scan (index scans disabled);
+* faiss IndexHNSWFlat (same M and ef_construction, inner product on unit vectors = cosine) over the
+  same ef sweep, the filtered case through an IDSelector.
+
+Ground truth is exact top-10 by inner product in numpy (float32, the precision pgvector stores).
+Prints one JSON line and writes a recall-against-latency plot. Not a test: it never fails on a time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import statistics
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+# This file is named like the app it measures: put the project, not bench/, first on the path.
+sys.path[0] = str(ROOT)
+os.environ.setdefault("GALLERY_VAR_DIR", str(ROOT / "var" / "bench"))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gallery.settings.base")
+os.environ.setdefault("LOG_LEVEL", "WARNING")
+# The broker is never used here; do not start the embedded Redis for nothing.
+os.environ.setdefault("CELERY_BROKER_URL", "memory://")
+
+BENCH_DATABASE = "bench_search"
+DIM = 128
+RECALL_AT = 10
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--queries", type=int, default=200, help="query vectors per measurement")
+    parser.add_argument("--exact-queries", type=int, default=30, help="queries for the (slow) exact scans")
+    parser.add_argument("--ef", type=int, nargs="+", default=[10, 20, 40, 100, 200, 400],
+                        help="hnsw.ef_search values (the app uses search.selectors.HNSW_EF_SEARCH)")
+    parser.add_argument("--public-share", type=float, default=0.05, help="share of photos that are public")
+    parser.add_argument("--viewer-share", type=float, default=0.01, help="share of photos the viewer owns")
+    parser.add_argument("--plot", type=Path, default=ROOT / "bench" / "out" / "search.png")
+    parser.add_argument("--keep", action="store_true", help="keep the bench database (last size) for inspection")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+
+    database_url = bench_database_create()
+    os.environ["DATABASE_URL"] = database_url
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    server = server_settings()
+    results = []
+    try:
+        for size in args.sizes:
+            results.append(measure_size(size, args))
+            print(json.dumps(results[-1]), file=sys.stderr, flush=True)  # progress for long runs
+            if args.plot:  # after each size: a long run that is cut short still leaves its plot
+                plot({"sizes": results}, args.plot)
+    finally:
+        if not args.keep:
+            bench_database_drop(database_url)
+    report = {"benchmark": "search", "dim": DIM, "queries": args.queries, "public_share": args.public_share,
+              "viewer_share": args.viewer_share, "cpu_count": os.cpu_count(), "server": server,
+              "load_average_1m_at_end": round(os.getloadavg()[0], 2), "sizes": results}
+    if args.plot:
+        plot(report, args.plot)
+        report["plot"] = str(args.plot)
+    print(json.dumps(report))
+
+
+# --- data -------------------------------------------------------------------------------------
+
+
+def synthetic_gallery(size: int, *, public_share: float, viewer_share: float, queries: int, seed: int):
+    """Vectors, owners and visibility shaped like a real site's.
+
+    Real photo embeddings are clustered (subjects, events, bursts of near-duplicates) and use far
+    fewer than 128 directions; uniformly random 128-D vectors would be the worst case for any
+    graph index and unlike any photo collection. So: one centre per ~500 photos, and around each
+    a spread whose variance falls off as 1/i over a random basis (a power-law spectrum, as in PCA
+    of learned embeddings). Owners: 1 + size/100 accounts with Zipf-distributed photo counts, and
+    the viewer (owner 0) holding ``viewer_share`` of the photos, spread over the clusters.
+    Queries are fresh draws from the same distribution (photos not in the gallery).
+    """
+    rng = np.random.default_rng(seed)
+    clusters = max(20, size // 500)
+    centres = rng.normal(size=(clusters, DIM)).astype(np.float32)
+    centres /= np.linalg.norm(centres, axis=1, keepdims=True)
+    basis, _ = np.linalg.qr(rng.normal(size=(DIM, DIM)))
+    spectrum = np.sqrt(1.0 / np.arange(1, DIM + 1)).astype(np.float32)
+    spread = (basis * spectrum).astype(np.float32).T  # rows: scaled directions
+
+    def draw(n: int) -> np.ndarray:
+        out = np.empty((n, DIM), dtype=np.float32)
+        for start in range(0, n, 100_000):
+            stop = min(n, start + 100_000)
+            noise = rng.normal(size=(stop - start, DIM)).astype(np.float32) @ spread
+            out[start:stop] = centres[rng.integers(0, clusters, stop - start)] + 0.35 * noise
+        out /= np.linalg.norm(out, axis=1, keepdims=True)
+        return out
+
+    vectors = draw(size)
+    accounts = 1 + size // 100
+    weights = 1.0 / np.arange(1, accounts) ** 1.1
+    owners = 1 + rng.choice(accounts - 1, size=size, p=weights / weights.sum())
+    viewer_rows = rng.choice(size, size=int(round(viewer_share * size)), replace=False)
+    owners[viewer_rows] = 0
+    public = rng.random(size) < public_share
+    return vectors, owners.astype(np.int64), public, draw(queries)
+
+
+def exact_top_k(vectors: np.ndarray, queries: np.ndarray, k: int, allowed: np.ndarray | None = None) -> np.ndarray:
+    """Row numbers of the k most similar vectors (inner product of unit vectors = cosine)."""
+    rows = np.arange(len(vectors)) if allowed is None else np.flatnonzero(allowed)
+    candidates = vectors[rows]
+    out = np.empty((len(queries), k), dtype=np.int64)
+    for start in range(0, len(queries), 50):
+        scores = queries[start : start + 50] @ candidates.T
+        top = np.argpartition(-scores, k, axis=1)[:, :k]
+        order = np.argsort(-np.take_along_axis(scores, top, axis=1), axis=1)
+        out[start : start + 50] = rows[np.take_along_axis(top, order, axis=1)]
+    return out
+
+
+# --- database ---------------------------------------------------------------------------------
+
+
+def bench_database_create() -> str:
+    """A fresh database for the benchmark, never the app's: on DATABASE_URL's server if set,
+    else on the bench embedded server under var/bench."""
+    import psycopg
+
+    from gallery import embedded
+
+    base_url = os.environ.get("DATABASE_URL")
+    if base_url:
+        url = psycopg.conninfo.make_conninfo(base_url, dbname=BENCH_DATABASE)
+        with psycopg.connect(base_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DATABASE}" WITH (FORCE)')
+            conn.execute(f'CREATE DATABASE "{BENCH_DATABASE}"')
+        return url
+    var_dir = Path(os.environ["GALLERY_VAR_DIR"])
+    admin_url = embedded.postgres_url(var_dir / "pg", database="postgres")
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DATABASE}" WITH (FORCE)')
+    return embedded.postgres_url(var_dir / "pg", database=BENCH_DATABASE)
+
+
+def server_settings() -> dict:
+    """What the figures depend on besides the query: versions and memory settings. A server for a
+    million vectors wants its HNSW index in shared_buffers (the bench server under var/bench was
+    given shared_buffers=2GB with ALTER SYSTEM; README, "Search at scale")."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT extversion FROM pg_extension WHERE extname = 'vector'")
+        found = {"pgvector": cursor.fetchone()[0]}
+        for name in ("server_version", "shared_buffers", "effective_cache_size", "work_mem"):
+            cursor.execute(f"SHOW {name}")
+            found[name] = cursor.fetchone()[0]
+    return found
+
+
+def bench_database_drop(url: str) -> None:
+    import psycopg
+    from django.db import connections
+
+    connections.close_all()
+    with psycopg.connect(psycopg.conninfo.make_conninfo(url, dbname="postgres"), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DATABASE}" WITH (FORCE)')
+
+
+def copy_columns(model, values: dict) -> dict[str, object]:
+    """Column -> value for COPY into this model's table: the given values, else each field's own
+    default (other branches add columns; the loader must not have to know them)."""
+    from django.db import connection
+
+    columns = {}
+    for field in model._meta.concrete_fields:
+        if field.get_internal_type() in ("AutoField", "BigAutoField", "SmallAutoField"):
+            continue  # the database numbers the rows
+        if field.name in values:
+            value = values[field.name]
+        else:
+            value = field.get_db_prep_save(field.get_default(), connection)
+        columns[field.column] = value
+    return columns
+
+
+def column_types(raw_connection, table: str, columns) -> list[str]:
+    """PostgreSQL type names of these columns, for a binary COPY (several times faster than text
+    for vectors)."""
+    types = dict(raw_connection.execute(
+        "SELECT attname, atttypid::regtype::text FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0",
+        [table]).fetchall())
+    return [types[column] for column in columns]
+
+
+def load(vectors: np.ndarray, owners: np.ndarray, public: np.ndarray, model_version: str) -> dict:
+    """Replace the gallery with these photos by COPY, then build the app's indexes on the
+    embedding table the way its migrations define them (dropped first: building once is far
+    faster than maintaining them row by row)."""
+    from django.db import connection
+    from pgvector.psycopg import register_vector
+
+    from gallery.models import Image
+    from inference.models import ImageEmbedding
+
+    timings = {}
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE inference_imageembedding, inference_imageanalysis, gallery_image, auth_user CASCADE")
+        cursor.execute("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'inference_imageembedding'"
+                       " AND indexdef ILIKE '%USING hnsw%'")
+        vector_indexes = cursor.fetchall()
+        for name, _ in vector_indexes:
+            cursor.execute(f'DROP INDEX "{name}"')
+    raw = connection.connection  # the psycopg 3 connection under Django's
+    register_vector(raw)
+    started = time.perf_counter()
+    accounts = int(owners.max()) + 1
+    created = datetime.datetime.now(datetime.UTC)
+    with raw.cursor() as cursor:
+        with cursor.copy("COPY auth_user (id, password, is_superuser, username, first_name, last_name, email,"
+                         " is_staff, is_active, date_joined) FROM STDIN") as copy:
+            for account in range(accounts):
+                copy.write_row([account + 1, "!", False, f"bench{account}", "", "", "", False, True, "2026-01-01"])
+        ids = [uuid.UUID(bytes=bytes(row)) for row in np.random.default_rng(1).integers(0, 256, (len(vectors), 16),
+                                                                                          dtype=np.uint8)]
+        image_columns = copy_columns(Image, {"owner": None, "file": None, "content_type": "image/jpeg",
+                                             "size_bytes": 1, "width": 4, "height": 3, "sha256": None,
+                                             "visibility": None, "created": created})
+        embedding_columns = copy_columns(ImageEmbedding, {"image": None, "model_version": model_version,
+                                                          "vector": None, "whole_vector": None, "crop_vector": None,
+                                                          "owner": None, "visibility": None, "created": created})
+        # Types first: nothing else may run on the connection while a COPY is open.
+        image_types = column_types(raw, "gallery_image", image_columns)
+        embedding_types = column_types(raw, "inference_imageembedding", embedding_columns)
+        with cursor.copy(f"COPY gallery_image ({', '.join(image_columns)}) FROM STDIN WITH (FORMAT BINARY)") as copy:
+            copy.set_types(image_types)
+            fixed = image_columns.values()
+            for row, image_id in enumerate(ids):
+                varying = {"id": image_id, "owner_id": int(owners[row]) + 1, "file": f"images/{image_id.hex}.jpg",
+                           "sha256": f"{row:064x}", "visibility": "public" if public[row] else "private"}
+                copy.write_row([varying.get(column, value) for column, value in zip(image_columns, fixed)])
+        with cursor.copy(f"COPY inference_imageembedding ({', '.join(embedding_columns)}) FROM STDIN"
+                         " WITH (FORMAT BINARY)") as copy:
+            copy.set_types(embedding_types)
+            fixed = embedding_columns.values()
+            for row, image_id in enumerate(ids):
+                vector = vectors[row]
+                # The copies of owner and visibility the app keeps on each vector for its filter.
+                varying = {"image_id": image_id, "vector": vector, "whole_vector": vector, "crop_vector": vector,
+                           "owner_id": int(owners[row]) + 1, "visibility": "public" if public[row] else "private"}
+                copy.write_row([varying.get(column, value) for column, value in zip(embedding_columns, fixed)])
+    timings["copy_s"] = round(time.perf_counter() - started, 1)
+    started = time.perf_counter()
+    with connection.cursor() as cursor:
+        # The graph must fit in maintenance_work_mem or the build slows down many times over.
+        cursor.execute("SET maintenance_work_mem = '4GB'")
+        cursor.execute("SET max_parallel_maintenance_workers = %s", [max(1, (os.cpu_count() or 2) - 1)])
+        for _, definition in vector_indexes:
+            cursor.execute(definition)
+        cursor.execute("RESET maintenance_work_mem; RESET max_parallel_maintenance_workers")
+    timings["hnsw_build_s"] = round(time.perf_counter() - started, 1)
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE auth_user")
+        cursor.execute("VACUUM ANALYZE gallery_image")
+        cursor.execute("VACUUM ANALYZE inference_imageembedding")
+        cursor.execute("SELECT pg_relation_size(indexrelid) FROM pg_stat_user_indexes WHERE indexrelname = ANY(%s)",
+                       [[name for name, _ in vector_indexes]])
+        timings["hnsw_index_mb"] = round(sum(r[0] for r in cursor.fetchall()) / 2**20)
+    return {**timings, "image_ids": ids}
+
+
+# --- measurement ------------------------------------------------------------------------------
+
+
+def timed_sql(sql: str, params) -> tuple[float, list]:
+    """Milliseconds to run and fetch the query, and its (image_id, distance) pairs."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        started = time.perf_counter()
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+        elapsed = (time.perf_counter() - started) * 1000
+        names = [column.name for column in cursor.description]
+    image_at, distance_at = names.index("image_id"), names.index("distance")
+    return elapsed, [(row[image_at], row[distance_at]) for row in rows]
+
+
+def latency_summary(latencies_ms: list[float]) -> dict:
+    ordered = sorted(latencies_ms)
+    return {"p50_ms": round(statistics.median(ordered), 2),
+            "p95_ms": round(ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))], 2)}
+
+
+def recall(found: list[list[int]], truth: np.ndarray) -> float:
+    hits = [len(set(row[:RECALL_AT]) & set(truth_row[:RECALL_AT].tolist())) for row, truth_row in zip(found, truth)]
+    return round(sum(hits) / (RECALL_AT * len(truth)), 4)
+
+
+def run_queries(make_queryset, queries: np.ndarray, row_of: dict, session: list[str], page: int) -> tuple[dict, list]:
+    """Each query through Django's SQL for the queryset, under the given session settings, in its
+    own transaction as the app runs it. Returns timings and the rows found (by distance)."""
+    from django.db import connection, transaction
+
+    latencies, found, full = [], [], 0
+    plan = query_plan(make_queryset(queries[0]), session)
+    for query in queries:
+        queryset = make_queryset(query)
+        sql, params = queryset.query.sql_with_params()
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                for statement in session:
+                    cursor.execute(statement)
+            elapsed, rows = timed_sql(sql, params)
+        latencies.append(elapsed)
+        rows.sort(key=lambda r: r[1])  # relaxed_order may return neighbours slightly out of order
+        found.append([row_of[r[0]] for r in rows])
+        full += len(rows) >= page
+    summary = {**latency_summary(latencies), "full_page_share": round(full / len(queries), 4),
+               "uses_hnsw_index": "hnsw" in plan}
+    return summary, found
+
+
+def query_plan(queryset, session: list[str]) -> str:
+    """PostgreSQL's plan for the query under these settings: is it answered from the HNSW index?"""
+    from django.db import connection, transaction
+
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            for statement in session:
+                cursor.execute(statement)
+        return queryset.explain()
+
+
+def measure_size(size: int, args) -> dict:
+    from django.conf import settings
+    from django.contrib.auth import get_user_model
+    from pgvector.django import CosineDistance
+
+    from inference.models import ImageEmbedding
+    from inference.versions import MODEL_VERSION
+    from search import selectors
+
+    vectors, owners, public, queries = synthetic_gallery(size, public_share=args.public_share,
+                                                        viewer_share=args.viewer_share, queries=args.queries,
+                                                        seed=args.seed)
+    visible = public | (owners == 0)
+    started = time.perf_counter()
+    truth = exact_top_k(vectors, queries, RECALL_AT)
+    truth_filtered = exact_top_k(vectors, queries, RECALL_AT, allowed=visible)
+    truth_s = time.perf_counter() - started
+
+    loaded = load(vectors, owners, public, MODEL_VERSION)
+    row_of = {image_id: row for row, image_id in enumerate(loaded.pop("image_ids"))}
+    viewer = get_user_model().objects.get(username="bench0")
+    page = settings.SIMILAR_LIMIT
+
+    def unfiltered(query):
+        return (ImageEmbedding.objects.filter(model_version=MODEL_VERSION)
+                .annotate(distance=CosineDistance("vector", query)).order_by("distance")[:page])
+
+    def filtered(query):
+        # The app's query exactly: one row more than a page (is there a next page?) and the
+        # whole/crop distances it shows for the rows returned.
+        return selectors.image_similar_queryset(viewer=viewer, vector=query, model_version=MODEL_VERSION,
+                                                limit=page + 1, whole_vector=query, crop_vector=query)
+
+    app_session = selectors.hnsw_session_settings()
+    result = {
+        "photos": size,
+        "visible_share": round(float(visible.mean()), 4),
+        "ground_truth_numpy_s": round(truth_s, 2),
+        **loaded,
+        "app_settings": app_session,
+        "exact_scan": {},
+        "pgvector_hnsw": {"unfiltered": [], "filtered": []},
+        "faiss_hnsw": {"unfiltered": [], "filtered": []},
+    }
+    exact_session = ["SET LOCAL enable_indexscan = off", "SET LOCAL enable_bitmapscan = off"]
+    few = queries[: args.exact_queries]
+    for name, make, gold in (("unfiltered", unfiltered, truth), ("filtered", filtered, truth_filtered)):
+        summary, found = run_queries(make, few, row_of, exact_session, page)
+        result["exact_scan"][name] = {**summary, "recall_at_10": recall(found, gold[: len(few)])}
+    for ef in args.ef:
+        session = [f"SET LOCAL {name} = {value}" for name, value in {**app_session, "hnsw.ef_search": ef}.items()]
+        for name, make, gold in (("unfiltered", unfiltered, truth), ("filtered", filtered, truth_filtered)):
+            summary, found = run_queries(make, queries, row_of, session, page)
+            result["pgvector_hnsw"][name].append({"ef_search": ef, **summary, "recall_at_10": recall(found, gold)})
+    result["faiss_hnsw"] = faiss_measure(vectors, queries, visible, truth, truth_filtered, args.ef, page)
+    return result
+
+
+def faiss_measure(vectors, queries, visible, truth, truth_filtered, ef_values, page) -> dict:
+    """The in-memory reference: faiss HNSW with pgvector's graph parameters, one query at a time."""
+    import faiss
+
+    from inference.models import ImageEmbedding
+
+    hnsw_index = next(i for i in ImageEmbedding._meta.indexes if i.name == "embedding_vector_hnsw")
+    faiss.omp_set_num_threads(1)  # one query, one core: the same as one PostgreSQL backend
+    index = faiss.IndexHNSWFlat(DIM, hnsw_index.m, faiss.METRIC_INNER_PRODUCT)
+    index.hnsw.efConstruction = hnsw_index.ef_construction
+    faiss.omp_set_num_threads(os.cpu_count() or 1)
+    started = time.perf_counter()
+    index.add(vectors)
+    build_s = time.perf_counter() - started
+    faiss.omp_set_num_threads(1)
+    bitmap = np.packbits(visible, bitorder="little")  # kept alive: faiss holds a raw pointer to it
+    selector = faiss.IDSelectorBitmap(len(visible), faiss.swig_ptr(bitmap))
+    out = {"build_s": round(build_s, 1), "unfiltered": [], "filtered": []}
+    for ef in ef_values:
+        for name, gold, sel in (("unfiltered", truth, None), ("filtered", truth_filtered, selector)):
+            params = faiss.SearchParametersHNSW(efSearch=max(ef, page), sel=sel)
+            latencies, found, full = [], [], 0
+            for query in queries:
+                started = time.perf_counter()
+                _, labels = index.search(query[None, :], page, params=params)
+                latencies.append((time.perf_counter() - started) * 1000)
+                row = [int(label) for label in labels[0] if label >= 0]
+                found.append(row)
+                full += len(row) == page
+            out[name].append({"ef_search": ef, **latency_summary(latencies),
+                              "full_page_share": round(full / len(queries), 4), "recall_at_10": recall(found, gold)})
+    return out
+
+
+# --- plot -------------------------------------------------------------------------------------
+
+
+def plot(report: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sizes = report["sizes"]
+    figure, axes = plt.subplots(1, len(sizes), figsize=(5.5 * len(sizes), 4.5), squeeze=False)
+    for axis, result in zip(axes[0], sizes):
+        for engine, marker in (("pgvector_hnsw", "o"), ("faiss_hnsw", "s")):
+            for name, style in (("unfiltered", "-"), ("filtered", "--")):
+                points = result[engine][name]
+                axis.plot([p["p50_ms"] for p in points], [p["recall_at_10"] for p in points], style, marker=marker,
+                          label=f"{engine.split('_')[0]} HNSW, {name}")
+                for p in points:
+                    axis.annotate(str(p["ef_search"]), (p["p50_ms"], p["recall_at_10"]), fontsize=6,
+                                  xytext=(2, -8), textcoords="offset points")
+        for name, marker in (("unfiltered", "^"), ("filtered", "v")):
+            exact = result["exact_scan"][name]
+            axis.plot([exact["p50_ms"]], [exact["recall_at_10"]], marker, color="black", label=f"exact scan, {name}")
+        axis.set_xscale("log")
+        axis.set_xlabel("median latency per query (ms, log)")
+        axis.set_ylabel("recall@10")
+        axis.set_title(f"{result['photos']:,} photos, {result['visible_share']:.0%} visible to the viewer")
+        axis.grid(True, which="both", alpha=0.3)
+        axis.legend(fontsize=7, loc="lower right")
+    figure.suptitle("Similar-photos query: recall against latency over hnsw.ef_search (labels)")
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=110)
+
+
+if __name__ == "__main__":
+    main()
