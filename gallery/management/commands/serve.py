@@ -35,8 +35,11 @@ class Command(BaseCommand):
             "worker": [python, "-m", "celery", "-A", "gallery", "worker", "--beat", "--queues", settings.WORKER_QUEUES,
                        "--loglevel", "INFO",  # processes: CELERY_WORKER_CONCURRENCY
                        "--schedule", settings.CELERY_BEAT_SCHEDULE_FILENAME],
+            # Keep-alive well above a client's pause between requests: with gunicorn's 2 s default a
+            # client reusing a connection just as the server drops it gets "connection reset" (one
+            # request in ~700 under bench/load.py's 50 clients).
             "web": [python, "-m", "gunicorn", "gallery.wsgi", "--bind", f"{host}:{port}",
-                    "--workers", str(web_workers), "--threads", "4", "--access-logfile", "-"],
+                    "--workers", str(web_workers), "--threads", "4", "--keep-alive", "75", "--access-logfile", "-"],
         }
         # Each child leads its own process group, so shutdown reaches its children (the Celery
         # pool, gunicorn workers) and the terminal's Ctrl-C reaches only this process.
