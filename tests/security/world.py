@@ -66,7 +66,8 @@ def analysed_photo(*, owner, seed: int, visibility: str, title: str = "") -> Ima
     rng = np.random.default_rng(seed)
     vectors = [v / np.linalg.norm(v) for v in rng.normal(size=(3, 128))]
     ImageEmbedding.objects.create(image=image, model_version=MODEL_VERSION, vector=vectors[0],
-                                  whole_vector=vectors[1], crop_vector=vectors[2])
+                                  whole_vector=vectors[1], crop_vector=vectors[2], owner=owner,
+                                  visibility=visibility)
     Image.objects.filter(pk=image.pk).update(analysis_status=AnalysisState.DONE)
     image.refresh_from_db()
     return image
