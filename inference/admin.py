@@ -12,6 +12,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.views.decorators.http import require_POST
+from kombu.exceptions import OperationalError as KombuOperationalError
 
 from inference import selectors, services
 from inference.models import AnalysisStatus, ImageAnalysis, ImageEmbedding, ModelVersion, VersionStatus
@@ -77,7 +78,12 @@ def sweep_queue_logged(model_admin: admin.ModelAdmin, request: HttpRequest) -> N
     """Queue one sweep now (it runs on a worker, never in the request), noted on the version it serves."""
     from inference.tasks import analysis_sweep_task
 
-    analysis_sweep_task.delay()
+    try:
+        analysis_sweep_task.delay()
+    except (KombuOperationalError, OSError):
+        model_admin.message_user(request, "The queue (Redis) is not answering, so the sweep was not queued; "
+                                          "beat runs it once the queue is back.", messages.ERROR)
+        return
     version = ModelVersion.objects.filter(name=selectors.version_built_by_workers()).first()
     if version is not None:
         model_admin.log_change(request, version, "Ran the sweep.")

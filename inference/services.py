@@ -21,6 +21,7 @@ import PIL.Image
 
 from gallery import renditions
 from gallery.models import AnalysisState, Image, rendition_name
+from gallery.queueing import task_enqueue_on_commit
 from inference.images import WORKING_MAX_SIDE, load_rgb, scale_box
 from inference.models import (
     AnalysisStatus,
@@ -164,7 +165,8 @@ def analysis_retry(*, analysis: ImageAnalysis) -> bool:
             analysis_status=AnalysisState.PENDING, analysis_error=""
         )
         if queue_now:
-            image_analyze_task.delay_on_commit(str(analysis.image_id))
+            # A broker outage must not fail the request: the row is pending and the sweep re-queues it.
+            task_enqueue_on_commit(image_analyze_task, str(analysis.image_id))
     return queue_now
 
 
@@ -293,7 +295,7 @@ def analysis_sweep(*, version: str | None = None, batch: int = SWEEP_BATCH) -> d
         # Back to pending: a re-queued job counts as in flight until it is stuck again.
         rows.filter(image_id__in=stuck_ids + marked_ids).update(status=AnalysisStatus.PENDING, queued_at=now)
         for image_id in stuck_ids + marked_ids:
-            image_analyze_task.delay_on_commit(str(image_id))
+            task_enqueue_on_commit(image_analyze_task, str(image_id))
     counts = {"missing": missing, "stuck": len(stuck_ids), "queued": len(marked_ids), "gave_up": gave_up}
     if any(counts.values()):
         logger.info("analysis sweep of %s: %s", version, counts)
@@ -389,7 +391,7 @@ def model_version_prune(*, name: str) -> ModelVersion:
         if version.status == VersionStatus.ACTIVE:
             raise VersionSwitchError(f"{name} is active; activate another version before pruning it.")
         ModelVersion.objects.filter(pk=version.pk).update(status=VersionStatus.PRUNING)
-        model_version_prune_task.delay_on_commit(name)
+        task_enqueue_on_commit(model_version_prune_task, name)
     version.refresh_from_db()
     return version
 
