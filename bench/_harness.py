@@ -55,12 +55,18 @@ def celery_worker(*, processes: int = 1, tf_threads: int | None = None):
     try:
         yield worker
     finally:
-        os.killpg(worker.pid, signal.SIGTERM)
-        try:
-            worker.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(worker.pid, signal.SIGKILL)
-            worker.wait()
+        process_group_stop(worker, signal.SIGTERM)
+
+
+def process_group_stop(process: subprocess.Popen, sig: int, timeout: float = 60) -> None:
+    """Stop a process started with start_new_session=True and every child it made; kill the
+    group if it is not gone after ``timeout`` seconds."""
+    os.killpg(process.pid, sig)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
 
 
 def wait_until(predicate, timeout: float, interval: float = 0.05) -> None:

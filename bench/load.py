@@ -35,8 +35,7 @@ from pathlib import Path
 
 import requests
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from _harness import ROOT, process_group_stop
 
 # kind -> weight in the mix
 MIX = {"upload": 1, "gallery_page": 3, "photo_page": 2, "similar_api": 2, "api_list": 2, "thumbnail": 3}
@@ -78,11 +77,7 @@ def main() -> None:
         result = _drive(base, users, seeded, clients=args.clients, seconds=args.seconds)
         result["audit"] = _audit(base, users, result.pop("uploaded_ids"), args.drain_timeout)
     finally:
-        os.killpg(server.pid, signal.SIGINT)
-        try:
-            server.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
+        process_group_stop(server, signal.SIGINT)  # serve's own Ctrl-C path stops its children
         server_log.close()
     result.update(clients=args.clients, seconds=args.seconds, users=args.users, cpus=os.cpu_count())
     print(json.dumps(result))

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import PIL.Image
-from PIL import ImageOps
+
+from inference.images import upright_rgb  # noqa: F401 - part of this module's interface
 
 DISPLAY_MAX_SIDE = 2048
 JPEG_QUALITY = 86
@@ -39,19 +40,6 @@ THUMBNAILS = {
     "square": ThumbnailSpec("square", 1.0, 400),
     "wide": ThumbnailSpec("wide", 4 / 3, 640),
 }
-
-
-def upright_rgb(image: PIL.Image.Image) -> PIL.Image.Image:
-    """EXIF orientation applied, transparency flattened onto white, 8-bit RGB."""
-    upright = ImageOps.exif_transpose(image)
-    if upright.mode in ("RGBA", "LA", "PA") or (upright.mode == "P" and "transparency" in upright.info):
-        rgba = upright.convert("RGBA")
-        background = PIL.Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        upright = PIL.Image.alpha_composite(background, rgba)
-    if upright.mode == "I;16" or upright.mode.startswith("I;16"):
-        # 16-bit greyscale: convert("RGB") would clip, not scale, the 0-65535 range.
-        upright = PIL.Image.fromarray((np.asarray(upright, dtype=np.uint16) >> 8).astype(np.uint8))
-    return upright.convert("RGB")
 
 
 def jpeg_bytes(image: PIL.Image.Image) -> bytes:

@@ -29,14 +29,6 @@ def image_get_owned(*, owner, image_id) -> Image | None:
     return Image.objects.filter(owner=owner, id=image_id).first() if owner.is_authenticated else None
 
 
-def image_list_owned(*, owner, limit: int = 500, offset: int = 0) -> list[Image]:
-    return list(Image.objects.filter(owner=owner).select_related("owner")[offset : offset + limit])
-
-
-def image_list_public(*, limit: int = 200, offset: int = 0) -> list[Image]:
-    return list(Image.objects.filter(visibility=Visibility.PUBLIC).select_related("owner")[offset : offset + limit])
-
-
 # --- pages: lists with filters, albums ---------------------------------------------------------
 
 @dataclass(frozen=True)

@@ -125,9 +125,7 @@ def _query_without_page(request: HttpRequest) -> str:
 @login_required
 @require_POST
 def image_edit(request: HttpRequest, image_id) -> HttpResponse:
-    image = selectors.image_get_owned(owner=request.user, image_id=image_id)
-    if image is None:
-        raise Http404("No such photo.")
+    image = _owned_or_404(request, image_id)
     form = ImageEditForm(request.POST)
     if form.is_valid():
         services.image_update(image=image, **form.cleaned_data)
@@ -140,9 +138,7 @@ def image_edit(request: HttpRequest, image_id) -> HttpResponse:
 @login_required
 @require_POST
 def image_delete(request: HttpRequest, image_id) -> HttpResponse:
-    image = selectors.image_get_owned(owner=request.user, image_id=image_id)
-    if image is None:
-        raise Http404("No such photo.")
+    image = _owned_or_404(request, image_id)
     services.image_delete(image=image)
     messages.success(request, f"Deleted “{image}”.")
     return redirect("gallery:mine")
@@ -202,9 +198,7 @@ def album_delete(request: HttpRequest, album_id) -> HttpResponse:
 @require_POST
 def album_add_image(request: HttpRequest, image_id) -> HttpResponse:
     """From a photo's page: put it in an existing album, or in a new one named in the form."""
-    image = selectors.image_get_owned(owner=request.user, image_id=image_id)
-    if image is None:
-        raise Http404("No such photo.")
+    image = _owned_or_404(request, image_id)
     try:
         title = request.POST.get("new_title", "").strip()
         if title:
@@ -225,13 +219,18 @@ def album_add_image(request: HttpRequest, image_id) -> HttpResponse:
 @require_POST
 def album_remove_image(request: HttpRequest, album_id, image_id) -> HttpResponse:
     album = _album_owned_or_404(request, album_id)
-    image = selectors.image_get_owned(owner=request.user, image_id=image_id)
-    if image is None:
-        raise Http404("No such photo.")
+    image = _owned_or_404(request, image_id)
     services.album_images_remove(album=album, images=[image])
     messages.success(request, f"Removed “{image}” from “{album}”.")
     return redirect(request.POST.get("next") if _is_local(request.POST.get("next")) else
                     reverse("gallery:album", args=[album.id]))
+
+
+def _owned_or_404(request: HttpRequest, image_id):
+    image = selectors.image_get_owned(owner=request.user, image_id=image_id)
+    if image is None:
+        raise Http404("No such photo.")
+    return image
 
 
 def _album_owned_or_404(request: HttpRequest, album_id):
@@ -272,9 +271,7 @@ def image_thumbnail(request: HttpRequest, image_id, name: str) -> FileResponse:
 def image_original(request: HttpRequest, image_id) -> FileResponse:
     """The uploaded bytes, exactly as sent, for the owner only (they may hold GPS coordinates),
     as a download so a browser never renders it in the site's origin."""
-    image = selectors.image_get_owned(owner=request.user, image_id=image_id)
-    if image is None:
-        raise Http404("No such photo.")
+    image = _owned_or_404(request, image_id)
     extension = image.file.name.rsplit(".", 1)[-1]
     filename = f"{image.title or image.id}.{extension}"
     return media.file_response(image.file, content_type=image.content_type, cache_control="private, no-store",

@@ -16,16 +16,28 @@ PHOTO_SUFFIXES = frozenset({".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".webp", "
 WORKING_MAX_SIDE = 1024
 
 
+def upright_rgb(image: PIL.Image.Image) -> PIL.Image.Image:
+    """EXIF orientation applied, transparency flattened onto white, 8-bit RGB.
+
+    The one decoding rule for models and for what pages show (gallery.renditions), so a photo
+    is analysed exactly as people see it.
+    """
+    upright = ImageOps.exif_transpose(image)
+    if upright.mode in ("RGBA", "LA", "PA") or (upright.mode == "P" and "transparency" in upright.info):
+        rgba = upright.convert("RGBA")
+        background = PIL.Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        upright = PIL.Image.alpha_composite(background, rgba)
+    if upright.mode.startswith("I;16"):
+        # 16-bit greyscale: convert("RGB") would clip, not scale, the 0-65535 range.
+        upright = PIL.Image.fromarray((np.asarray(upright, dtype=np.uint16) >> 8).astype(np.uint8))
+    return upright.convert("RGB")
+
+
 def load_rgb(data: bytes, *, max_side: int | None = None) -> np.ndarray:
     """Decode to an upright HxWx3 uint8 RGB array; transparency is flattened onto white."""
     with PIL.Image.open(io.BytesIO(data)) as img:
         img.load()
-        upright = ImageOps.exif_transpose(img)
-        if upright.mode in ("RGBA", "LA", "PA") or (upright.mode == "P" and "transparency" in upright.info):
-            rgba = upright.convert("RGBA")
-            background = PIL.Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-            upright = PIL.Image.alpha_composite(background, rgba)
-        rgb = upright.convert("RGB")
+        rgb = upright_rgb(img)
         if max_side is not None and max(rgb.size) > max_side:
             rgb.thumbnail((max_side, max_side), PIL.Image.Resampling.LANCZOS)
         return np.asarray(rgb, dtype=np.uint8)
