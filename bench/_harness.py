@@ -19,7 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("GALLERY_VAR_DIR", str(ROOT / "var" / "bench"))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gallery.settings.base")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gallery.config.settings.base")
 os.environ.setdefault("LOG_LEVEL", "WARNING")
 
 
@@ -40,7 +40,7 @@ def celery_worker(*, processes: int = 1, tf_threads: int | None = None):
     """One real Celery worker on the app's queues, stopped (its whole process group) on exit."""
     from django.conf import settings
 
-    from gallery.celery import app
+    from gallery.config.celery import app
 
     app.control.purge()
     env = {**os.environ, "DATABASE_URL": settings.DATABASE_URL, "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,

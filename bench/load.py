@@ -61,7 +61,7 @@ def main() -> None:
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CELERY_BROKER_URL", "CACHE_URL")}
-    env.update(GALLERY_VAR_DIR=str(var_dir), DJANGO_SETTINGS_MODULE="gallery.settings.base", DJANGO_DEBUG="0",
+    env.update(GALLERY_VAR_DIR=str(var_dir), DJANGO_SETTINGS_MODULE="gallery.config.settings.base", DJANGO_DEBUG="0",
                LOG_LEVEL="WARNING", MODEL_CACHE_DIR=str(_model_cache()))
     os.environ.update(env)
     server_log = open(var_dir / "serve.log", "w")  # noqa: SIM115

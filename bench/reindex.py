@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("GALLERY_VAR_DIR", str(ROOT / "var" / "bench"))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gallery.settings.base")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gallery.config.settings.base")
 os.environ.setdefault("LOG_LEVEL", "WARNING")
 
 OLD, NEW = "bench-sal+bench-emb-a", "bench-sal+bench-emb-b"

@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # This file is named like the app it measures: put the project, not bench/, first on the path.
 sys.path[0] = str(ROOT)
 os.environ.setdefault("GALLERY_VAR_DIR", str(ROOT / "var" / "bench"))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gallery.settings.base")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gallery.config.settings.base")
 os.environ.setdefault("LOG_LEVEL", "WARNING")
 # The broker is never used here; do not start the embedded Redis for nothing.
 os.environ.setdefault("CELERY_BROKER_URL", "memory://")
@@ -154,7 +154,7 @@ def bench_database_create() -> str:
     else on the bench embedded server under var/bench."""
     import psycopg
 
-    from gallery import embedded
+    from gallery.platform import embedded
 
     base_url = os.environ.get("DATABASE_URL")
     if base_url:

@@ -6,7 +6,8 @@ from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from gallery import media, services
+from gallery import services
+from gallery.platform import media
 from gallery.models import Image
 
 # The admin is where operators steer analysis, so it reads inference's rows and calls its services

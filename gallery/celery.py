@@ -1,11 +1,5 @@
-"""The Celery app (Celery's documented Django layout)."""
+"""Where `celery -A gallery ...` finds the app (Celery looks for a ``celery`` module in the package)."""
 
-import os
+from gallery.config.celery import app
 
-from celery import Celery
-
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gallery.settings.base")
-
-app = Celery("gallery")
-app.config_from_object("django.conf:settings", namespace="CELERY")
-app.autodiscover_tasks()
+__all__ = ("app",)

@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from gallery import renditions
 from gallery.models import Album, AlbumImage, Image, ResumableUpload, Visibility, rendition_name
-from gallery.queueing import task_enqueue_on_commit
+from gallery.platform.queueing import task_enqueue_on_commit
 
 # Formats we decode; the extensions a file of that format may carry.
 ALLOWED_FORMATS: dict[str, tuple[str, ...]] = {

@@ -16,8 +16,9 @@ from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from gallery import media, selectors, services
+from gallery import selectors, services
 from gallery.forms import AlbumForm, ImageEditForm, UploadForm
+from gallery.platform import media
 from gallery.models import Visibility
 from gallery.renditions import THUMBNAILS
 

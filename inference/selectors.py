@@ -183,7 +183,7 @@ def broker_queue_lengths() -> tuple[dict[str, int | None], str]:
     """Messages waiting in each worker queue, asked of the broker itself (a passive declare
     counts a Redis queue's list, across its priority lists). Never raises: a down broker is
     something the dashboard must show, not crash on."""
-    from gallery.celery import app
+    from gallery.config.celery import app
 
     lengths: dict[str, int | None] = {}
     try:

@@ -21,7 +21,7 @@ import PIL.Image
 
 from gallery import renditions
 from gallery.models import AnalysisState, Image, rendition_name
-from gallery.queueing import task_enqueue_on_commit
+from gallery.platform.queueing import task_enqueue_on_commit
 from inference.images import WORKING_MAX_SIDE, load_rgb, scale_box
 from inference.models import (
     AnalysisStatus,

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from gallery import renditions
 from gallery.models import Image
-from gallery.queueing import task_enqueue_on_commit
+from gallery.platform.queueing import task_enqueue_on_commit
 from gallery.services import image_inspect
 from search.models import QueryStatus, SimilarityQuery
 

@@ -9,7 +9,7 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonRe
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from gallery import media
+from gallery.platform import media
 from gallery.forms import ImageEditForm
 from gallery.renditions import THUMBNAILS, overlay_thumbnail
 from gallery.selectors import album_choices, album_ids_of, image_get_visible

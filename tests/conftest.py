@@ -1,5 +1,5 @@
 """Shared fixtures. Tests run against the real embedded PostgreSQL (pgvector) and Redis that
-gallery.settings.test attaches to under var/test."""
+gallery.config.settings.test attaches to under var/test."""
 
 from __future__ import annotations
 
@@ -86,12 +86,12 @@ def database_url_for_tests() -> str:
 @pytest.fixture
 def celery_worker_process(transactional_db, settings):
     """A real Celery worker process (real models) on the test database, broker and media."""
-    from gallery.celery import app
+    from gallery.config.celery import app
 
     app.control.purge()  # drop messages left by earlier tests for rows that no longer exist
     env = {
         **os.environ,
-        "DJANGO_SETTINGS_MODULE": "gallery.settings.test",
+        "DJANGO_SETTINGS_MODULE": "gallery.config.settings.test",
         "DATABASE_URL": database_url_for_tests(),
         "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
         "MEDIA_ROOT": str(settings.MEDIA_ROOT),

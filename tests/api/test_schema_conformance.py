@@ -35,7 +35,7 @@ def api_schema(db):
     from django.core.signals import request_finished, request_started
     from django.db import close_old_connections
 
-    from gallery.wsgi import application
+    from gallery.config.wsgi import application
 
     # Calls go through Django's real WSGI handler, which closes the database connection at the end
     # of each request; that would end the test's transaction. Django's test client does the same.

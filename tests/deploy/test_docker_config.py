@@ -86,7 +86,7 @@ def check_command(argv: list[str]) -> None:
         return
     if program == "celery":
         assert argv[1:3] == ["-A", "gallery"], argv
-        from gallery.celery import app
+        from gallery.config.celery import app
 
         assert app.main == "gallery"
         subcommand = argv[3]
@@ -162,7 +162,7 @@ def test_variables_named_by_the_stack_exist_and_the_example_lists_every_setting(
 
 def production_settings(extra: dict[str, str], code: str) -> subprocess.CompletedProcess:
     env = {key: value for key, value in os.environ.items() if not key.startswith(("AWS_", "GALLERY_"))}
-    env.update({"DJANGO_SETTINGS_MODULE": "gallery.settings.production", "DJANGO_SECRET_KEY": "x" * 50,
+    env.update({"DJANGO_SETTINGS_MODULE": "gallery.config.settings.production", "DJANGO_SECRET_KEY": "x" * 50,
                 "DATABASE_URL": "postgresql://gallery:pw@db:5432/gallery", "CELERY_BROKER_URL": "redis://redis:6379/0",
                 **extra})
     return subprocess.run([sys.executable, "-c", f"import django; django.setup(); {code}"], cwd=ROOT, env=env,

@@ -27,7 +27,7 @@ class Workers:
         n = len(self.started)
         env = {
             **os.environ,
-            "DJANGO_SETTINGS_MODULE": "gallery.settings.test",
+            "DJANGO_SETTINGS_MODULE": "gallery.config.settings.test",
             "DATABASE_URL": database_url_for_tests(),
             "CELERY_BROKER_URL": self.settings.CELERY_BROKER_URL,
             "MEDIA_ROOT": str(self.settings.MEDIA_ROOT),
@@ -76,7 +76,7 @@ class Workers:
 
 @pytest.fixture
 def workers(transactional_db, settings, tmp_path):
-    from gallery.celery import app
+    from gallery.config.celery import app
 
     app.control.purge()  # messages left by earlier tests are for rows that no longer exist
     started = Workers(settings, tmp_path)

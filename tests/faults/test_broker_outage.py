@@ -13,7 +13,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from knox.models import AuthToken
 
-from gallery import embedded
+from gallery.platform import embedded
 from search.models import QueryStatus, SimilarityQuery
 from search.services import BROKER_DOWN
 from tests.conftest import photo_bytes, wait_for
@@ -83,9 +83,9 @@ def test_uploads_during_a_broker_outage_succeed_and_are_analysed_when_it_returns
 
 
 def test_the_cache_reads_as_empty_while_its_redis_is_unreachable(tmp_path, caplog, monkeypatch):
-    from gallery.cache import FailOpenRedisCache
+    from gallery.platform.cache import FailOpenRedisCache
 
-    monkeypatch.setattr("gallery.cache._last_logged", 0.0)  # as if nothing was logged this minute
+    monkeypatch.setattr("gallery.platform.cache._last_logged", 0.0)  # as if nothing was logged this minute
     cache = FailOpenRedisCache(f"unix://{tmp_path / 'no-redis.sock'}?db=1", {})
     assert cache.get("throttle", "default") == "default"
     assert cache.get_many(["a", "b"]) == {}

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.e2e
 
 def child_env(var_dir) -> dict:
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CELERY_BROKER_URL")}
-    return {**env, "GALLERY_VAR_DIR": str(var_dir), "DJANGO_SETTINGS_MODULE": "gallery.settings.base"}
+    return {**env, "GALLERY_VAR_DIR": str(var_dir), "DJANGO_SETTINGS_MODULE": "gallery.config.settings.base"}
 
 
 def free_port() -> int:

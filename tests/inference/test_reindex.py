@@ -205,7 +205,7 @@ def test_coverage_and_median(make_user, no_broker):
 
 def broker_queues_purge() -> None:
     """Empty both worker queues (app.control.purge only knows the default queue)."""
-    from gallery.celery import app
+    from gallery.config.celery import app
 
     with app.connection_for_write() as conn:
         for name in selectors.worker_queues():

@@ -26,7 +26,7 @@ WORKER_START_TIMEOUT_S = 180
 
 
 def broker_queues_purge() -> None:
-    from gallery.celery import app
+    from gallery.config.celery import app
 
     with app.connection_for_write() as conn:
         for name in selectors.worker_queues():
@@ -40,7 +40,7 @@ def workers(settings, tmp_path):
     started: list[subprocess.Popen] = []
 
     def start(**env_extra: str) -> subprocess.Popen:
-        env = {**os.environ, "DJANGO_SETTINGS_MODULE": "gallery.settings.test",
+        env = {**os.environ, "DJANGO_SETTINGS_MODULE": "gallery.config.settings.test",
                "DATABASE_URL": database_url_for_tests(), "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
                "MEDIA_ROOT": str(settings.MEDIA_ROOT), **env_extra}
         log = open(tmp_path / f"worker-{len(started)}.log", "w")  # noqa: SIM115 - closed with the process

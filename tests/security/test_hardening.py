@@ -18,7 +18,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from rest_framework.test import APIClient
 
-from gallery import media, services
+from gallery import services
+from gallery.platform import media
 from gallery.models import Visibility
 from tests.conftest import ROOT
 from tests.security.hostile_files import (
@@ -33,7 +34,7 @@ from tests.security.world import world_build
 def test_check_deploy_is_clean_with_production_settings():
     env = {
         **os.environ,
-        "DJANGO_SETTINGS_MODULE": "gallery.settings.production",
+        "DJANGO_SETTINGS_MODULE": "gallery.config.settings.production",
         "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
         "DJANGO_ALLOWED_HOSTS": "photos.example.org",
         # Checks do not connect; real URLs keep the settings from starting embedded servers.

@@ -18,7 +18,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from gallery.accounts.views import lockout_retry_after
-from gallery.api_common import AnonThrottle, ApiError, ErrorSerializer, ScopedThrottle, errors
+from gallery.platform.api.errors import ApiError, ErrorSerializer, errors
+from gallery.platform.api.throttles import AnonThrottle, ScopedThrottle
 
 TAG_AUTH = "auth"
 

@@ -38,17 +38,9 @@ from rest_framework_tus.views import (
 )
 
 from gallery import services
-from gallery.api_common import (
-    REJECTION_STATUS,
-    STATUS_CODES,
-    AnonThrottle,
-    ApiError,
-    ErrorSerializer,
-    ScopedThrottle,
-    UserThrottle,
-    errors,
-)
 from gallery.models import ResumableUpload, Visibility
+from gallery.platform.api.errors import REJECTION_STATUS, STATUS_CODES, ApiError, ErrorSerializer, errors
+from gallery.platform.api.throttles import AnonThrottle, ScopedThrottle, UserThrottle
 
 UPLOADS_PATH_PREFIX = "/api/v1/uploads/"
 TAG_UPLOADS = "resumable uploads (tus)"

@@ -1,7 +1,7 @@
 """Production: the base settings, hardened. Requires real servers, a real secret and the host names.
 
 Behind a TLS-terminating proxy that sets X-Forwarded-Proto (and strips it from clients).
-`DJANGO_SETTINGS_MODULE=gallery.settings.production manage.py check --deploy` must report no issues
+`DJANGO_SETTINGS_MODULE=gallery.config.settings.production manage.py check --deploy` must report no issues
 (tests/security/test_hardening.py runs it).
 """
 

@@ -2,5 +2,5 @@ import os
 
 from django.core.asgi import get_asgi_application
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gallery.settings.base")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gallery.config.settings.base")
 application = get_asgi_application()

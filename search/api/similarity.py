@@ -18,16 +18,10 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from gallery.api import PhotoSummarySerializer
-from gallery.api_common import (
-    AnonThrottle,
-    ApiError,
-    ScopedThrottle,
-    UserThrottle,
-    api_error_from_validation,
-    errors,
-    uploaded_bytes,
-)
+from gallery.api.photos import PhotoSummarySerializer
+from gallery.platform.api.errors import ApiError, api_error_from_validation, errors
+from gallery.platform.api.throttles import AnonThrottle, ScopedThrottle, UserThrottle
+from gallery.platform.api.uploads import uploaded_bytes
 from gallery.models import AnalysisState
 from gallery.selectors import image_get_visible
 from search import selectors, services

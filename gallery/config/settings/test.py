@@ -5,7 +5,7 @@ from pathlib import Path
 
 # Tests get their own embedded PostgreSQL, Redis and media under var/test, so they never touch
 # (or wait on) the data of a running development app.
-os.environ.setdefault("GALLERY_VAR_DIR", str(Path(__file__).resolve().parents[2] / "var" / "test"))
+os.environ.setdefault("GALLERY_VAR_DIR", str(Path(__file__).resolve().parents[3] / "var" / "test"))
 
 from .base import *  # noqa: E402, F403
 

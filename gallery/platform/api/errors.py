@@ -1,21 +1,19 @@
-"""What every API endpoint shares: one error shape, throttles read from settings, cursor paging.
+"""The API's one error shape: every error, whatever raised it (a serializer, a service,
+authentication, throttling, a 404), is answered as ``{"error": {"code": ..., "message": ...,
+"fields": {...}}}`` so a client has one parser for all of them.
 
-Every error, whatever raised it (a serializer, a service, authentication, throttling, a 404), is
-answered as ``{"error": {"code": ..., "message": ..., "fields": {...}}}`` so a client has one
-parser for all of them.
+This module is settings.REST_FRAMEWORK["EXCEPTION_HANDLER"] and the URLconf's handler404; views
+raise ApiError, and document their errors with ``errors(...)``.
 """
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import exceptions, serializers, status
-from rest_framework.pagination import CursorPagination
-from rest_framework.throttling import AnonRateThrottle, ScopedRateThrottle, UserRateThrottle
 from rest_framework.views import exception_handler as drf_exception_handler
 
 # Why a service refused (the ValidationError's code, e.g. gallery.services.ImageRejected.code) ->
@@ -63,15 +61,6 @@ def api_error_from_validation(exc: DjangoValidationError, *, field: str | None =
     fields = {field: exc.messages} if field else {}
     return ApiError(status_code=REJECTION_STATUS.get(code, status.HTTP_400_BAD_REQUEST), code=code,
                     message=message, fields=fields)
-
-
-def uploaded_bytes(upload) -> bytes:
-    """The bytes of an uploaded file, refusing one over UPLOAD_MAX_BYTES before reading it into
-    memory (Django has spooled it to disk); image_create checks the size again, as for every path."""
-    if upload.size > settings.UPLOAD_MAX_BYTES:
-        message = (f"The file is {upload.size / 1e6:.1f} MB; the limit is {settings.UPLOAD_MAX_BYTES / 1e6:.0f} MB.")
-        raise ApiError(status_code=413, code="too_large", message=message, fields={"file": [message]})
-    return upload.read()
 
 
 def exception_handler(exc, context):
@@ -154,49 +143,6 @@ def errors(*codes: int, **descriptions: str) -> dict:
     return {code: OpenApiResponse(ErrorSerializer, description=descriptions.get(f"e{code}", default[code]))
             for code in codes}
 
-
-# --- throttling -----------------------------------------------------------------------------------
-
-class _RateFromSettings:
-    """DRF binds throttle rates at import time; reading them per request lets settings (and tests)
-    change them. Counters live in the shared Redis cache, so every web process counts together."""
-
-    def get_rate(self):
-        return settings.API_THROTTLE_RATES.get(self.scope)
-
-
-class AnonThrottle(_RateFromSettings, AnonRateThrottle):
-    pass
-
-
-class UserThrottle(_RateFromSettings, UserRateThrottle):
-    pass
-
-
-class ScopedThrottle(_RateFromSettings, ScopedRateThrottle):
-    """Per account (or per address when anonymous) for views that set ``throttle_scope``."""
-
-
-# --- paging ---------------------------------------------------------------------------------------
-
-class NewestFirstCursorPagination(CursorPagination):
-    """Stable pages while photos are being added: a cursor, not an offset."""
-
-    ordering = ("-created", "-id")
-    page_size_query_param = "page_size"
-
-    def get_page_size(self, request) -> int:
-        self.max_page_size = settings.API_MAX_PAGE_SIZE
-        self.page_size = settings.API_PAGE_SIZE  # the default, when the client does not ask
-        return super().get_page_size(request)
-
-    def decode_cursor(self, request):
-        try:
-            return super().decode_cursor(request)
-        except exceptions.NotFound:  # DRF's answer; but the list exists, the parameter is wrong
-            message = "This cursor was not given out by the API; follow `next` and `previous`."
-            raise ApiError(status_code=400, code="invalid_cursor", message=message,
-                           fields={self.cursor_query_param: [message]}) from None
 
 def not_found_view(request, exception):
     """handler404: JSON in the error shape under /api/, Django's page everywhere else."""

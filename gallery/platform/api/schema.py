@@ -8,7 +8,7 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import SAFE_METHODS, AllowAny
 
-from gallery.api_common import ErrorSerializer
+from gallery.platform.api.errors import ErrorSerializer
 
 _RETRY_AFTER = OpenApiParameter("Retry-After", int, OpenApiParameter.HEADER, response=[429], required=True,
                                 description="Seconds to wait before the next request.")

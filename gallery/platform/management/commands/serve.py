@@ -38,7 +38,7 @@ class Command(BaseCommand):
             # Keep-alive well above a client's pause between requests: with gunicorn's 2 s default a
             # client reusing a connection just as the server drops it gets "connection reset" (one
             # request in ~700 under bench/load.py's 50 clients).
-            "web": [python, "-m", "gunicorn", "gallery.wsgi", "--bind", f"{host}:{port}",
+            "web": [python, "-m", "gunicorn", "gallery.config.wsgi", "--bind", f"{host}:{port}",
                     "--workers", str(web_workers), "--threads", "4", "--keep-alive", "75", "--access-logfile", "-"],
         }
         # Each child leads its own process group, so shutdown reaches its children (the Celery

@@ -13,9 +13,9 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from gallery import embedded
+from gallery.platform import embedded
 
-BASE_DIR = Path(__file__).resolve().parents[2]
+BASE_DIR = Path(__file__).resolve().parents[3]
 VAR_DIR = Path(os.environ.get("GALLERY_VAR_DIR", BASE_DIR / "var")).resolve()
 
 
@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "rest_framework_tus",
     "csp",
     "axes",
+    "gallery.platform",
     "gallery",
     "inference",
     "search",
@@ -61,14 +62,14 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "gallery.api_uploads.TusHeadersMiddleware",
+    "gallery.api.uploads.TusHeadersMiddleware",
     "csp.middleware.CSPMiddleware",
     # Last, as axes documents: it turns a lockout flagged during authentication into the 429 page.
     "axes.middleware.AxesMiddleware",
 ]
 
-ROOT_URLCONF = "gallery.urls"
-WSGI_APPLICATION = "gallery.wsgi.application"
+ROOT_URLCONF = "gallery.config.urls"
+WSGI_APPLICATION = "gallery.config.wsgi.application"
 
 TEMPLATES = [
     {
@@ -131,9 +132,9 @@ CACHE_URL = os.environ.get("CACHE_URL") or _cache_url_from_broker(CELERY_BROKER_
 CACHES = {
     "default": (
         # Fails open: while Redis is down the site runs without a cache (and so without API
-        # throttling) instead of failing requests (gallery.cache). Short timeouts keep a request
+        # throttling) instead of failing requests (gallery.platform.cache). Short timeouts keep a request
         # from waiting on an unreachable host.
-        {"BACKEND": "gallery.cache.FailOpenRedisCache", "LOCATION": CACHE_URL,
+        {"BACKEND": "gallery.platform.cache.FailOpenRedisCache", "LOCATION": CACHE_URL,
          "OPTIONS": {"socket_connect_timeout": 1.0, "socket_timeout": 1.0}}
         if CACHE_URL
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
@@ -184,7 +185,7 @@ elif GALLERY_STORAGE != "filesystem":
     raise ImproperlyConfigured(f"GALLERY_STORAGE must be 'filesystem' or 's3', not {GALLERY_STORAGE!r}")
 
 # How photo files reach browsers. Every file goes through a view that checks who may see it
-# (there is no public media URL); this only picks who sends the bytes (gallery.media):
+# (there is no public media URL); this only picks who sends the bytes (gallery.platform.media):
 #   "django"   the view streams the file (default; fine for one machine)
 #   "x-accel"  the view answers with X-Accel-Redirect: MEDIA_X_ACCEL_PREFIX + name, and nginx sends the
 #              file from an `internal` location that maps that prefix to MEDIA_ROOT
@@ -256,7 +257,7 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "gallery:mine"
 LOGOUT_REDIRECT_URL = "gallery:explore"
 
-# The versioned JSON API for mobile clients (gallery.api_urls). Apps authenticate with tokens
+# The versioned JSON API for mobile clients (gallery.config.api_urls). Apps authenticate with tokens
 # (django-rest-knox: one per device, stored hashed, listable and revocable); the browser with its session.
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -267,15 +268,15 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_THROTTLE_CLASSES": ["gallery.api_common.AnonThrottle", "gallery.api_common.UserThrottle"],
-    "EXCEPTION_HANDLER": "gallery.api_common.exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "gallery.api_schema.AutoSchema",
+    "DEFAULT_THROTTLE_CLASSES": ["gallery.platform.api.throttles.AnonThrottle", "gallery.platform.api.throttles.UserThrottle"],
+    "EXCEPTION_HANDLER": "gallery.platform.api.errors.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "gallery.platform.api.schema.AutoSchema",
     # Anonymous clients are throttled by address. DRF's default (None) would trust any
     # X-Forwarded-For a client makes up; count the proxies in front, as the login lockout does.
     "NUM_PROXIES": int(os.environ.get("LOGIN_PROXY_COUNT", 0)),
 }
 # Requests per period ("N/second|minute|hour|day") for each throttle scope, read on every request
-# (gallery.api_common) so tests can lower them. anon: per client address; user: per account;
+# (gallery.platform.api.throttles) so tests can lower them. anon: per client address; user: per account;
 # auth: token requests per address (password guessing); uploads and searches: per account, the
 # requests that queue work for the model workers.
 API_THROTTLE_RATES = {
@@ -322,7 +323,7 @@ SPECTACULAR_SETTINGS = {
 TUS_UPLOAD_EXPIRES_HOURS = int(os.environ.get("TUS_UPLOAD_EXPIRES_HOURS", 24))
 REST_FRAMEWORK_TUS = {
     "UPLOAD_MODEL": "gallery.ResumableUpload",
-    "SAVE_HANDLER_CLASS": "gallery.api_uploads.PhotoSaveHandler",
+    "SAVE_HANDLER_CLASS": "gallery.api.uploads.PhotoSaveHandler",
     "MAX_FILE_SIZE": UPLOAD_MAX_BYTES,
     "UPLOAD_EXPIRES": timedelta(hours=TUS_UPLOAD_EXPIRES_HOURS),
     "UPLOAD_DIR": str(VAR_DIR / "tus"),

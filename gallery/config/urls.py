@@ -1,0 +1,24 @@
+"""The root URLconf: every app's pages, the API v1 (gallery.config.api_urls), its schema and docs,
+and the admin."""
+
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+
+from gallery.accounts import api as accounts_api
+
+urlpatterns = [
+    path("", include("gallery.urls")),
+    path("", include("search.urls")),
+    path("", include("inference.urls")),
+    path("accounts/", include("gallery.accounts.urls")),
+    # The stable sign-in URL for apps (also at /api/v1/auth/token/): username + password -> token.
+    path("api/token/", accounts_api.TokenCreateUnversionedApi.as_view(), name="api_token"),
+    path("api/v1/", include("gallery.config.api_urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api_schema"), name="api_docs"),
+    path("admin/", admin.site.urls),
+]
+
+# Unknown URLs under /api/ answer in the API's error shape; pages keep Django's 404 page.
+handler404 = "gallery.platform.api.errors.not_found_view"
