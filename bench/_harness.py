@@ -1,7 +1,8 @@
 """What the benchmarks that run real workers share: a private Django set-up and a worker process.
 
-Importing this module points Django at var/bench (its own embedded PostgreSQL and Redis, unless
-DATABASE_URL / CELERY_BROKER_URL are set) before anything touches settings.
+Importing this module points Django at var/bench before anything touches settings; django_ready()
+attaches to (or starts) its own embedded PostgreSQL and Redis there, unless DATABASE_URL /
+CELERY_BROKER_URL are set.
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ def django_ready() -> None:
     """Set Django up on the bench database (migrated) with media in a fresh temporary folder."""
     import django
 
+    from gallery.platform.embedded import services_attach
+
+    services_attach()
     django.setup()
     from django.conf import settings
     from django.core.management import call_command

@@ -71,7 +71,10 @@ def main() -> None:
         _wait(lambda: _answers(base), 180, "the site to answer")
         import django
 
-        django.setup()  # attaches to the embedded servers `serve` started (as a second holder)
+        from gallery.platform.embedded import services_attach
+
+        services_attach()  # attaches to the embedded servers `serve` started (as a second holder)
+        django.setup()
         users = _users_create(args.users)
         seeded = _seed(base, users)
         result = _drive(base, users, seeded, clients=args.clients, seconds=args.seconds)

@@ -45,6 +45,9 @@ def main() -> None:
 
     import django
 
+    from gallery.platform.embedded import services_attach
+
+    services_attach()  # the bench embedded servers under var/bench, unless DATABASE_URL / CELERY_BROKER_URL are set
     django.setup()
     import numpy as np
     from django.contrib.auth import get_user_model

@@ -1,5 +1,5 @@
-"""Shared fixtures. Tests run against the real embedded PostgreSQL (pgvector) and Redis that
-gallery.config.settings.test attaches to under var/test."""
+"""Shared fixtures. Tests run against the real embedded PostgreSQL (pgvector) and Redis under
+var/test, attached to by the test session's entry point (tests/services.py)."""
 
 from __future__ import annotations
 

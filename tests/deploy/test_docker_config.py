@@ -18,7 +18,7 @@ from django.urls import Resolver404, resolve
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKER = ROOT / "docker"
-SETTINGS_DIR = ROOT / "gallery" / "settings"
+SETTINGS_DIR = ROOT / "gallery" / "config" / "settings"
 # Read by the images or libraries themselves, not by our settings.
 EXTERNAL_VARIABLES = {
     "POSTGRES_PASSWORD",  # the pgvector image's, and compose builds DATABASE_URL from it
@@ -41,9 +41,11 @@ def dockerfile_stages() -> dict[str, str]:
 
 
 def settings_variables() -> set[str]:
-    """Every environment variable the settings modules read."""
+    """Every environment variable the settings modules read, and the data directory the embedded
+    servers and the settings share (read in gallery.platform.embedded)."""
     pattern = re.compile(r'(?:os\.environ(?:\.get)?\s*[\[(]|env_bool\(|env_list\()\s*"([A-Z][A-Z0-9_]*)"')
-    return {name for path in SETTINGS_DIR.glob("*.py") for name in pattern.findall(path.read_text())}
+    paths = [*SETTINGS_DIR.glob("*.py"), ROOT / "gallery" / "platform" / "embedded.py"]
+    return {name for path in paths for name in pattern.findall(path.read_text())}
 
 
 def example_variables() -> set[str]:
@@ -86,9 +88,11 @@ def check_command(argv: list[str]) -> None:
         return
     if program == "celery":
         assert argv[1:3] == ["-A", "gallery"], argv
+        from celery.app.utils import find_app
+
         from gallery.config.celery import app
 
-        assert app.main == "gallery"
+        assert find_app("gallery") is app  # what `celery -A gallery` loads
         subcommand = argv[3]
         assert subcommand in {"worker", "beat", "inspect"}, subcommand
         if "-Q" in argv:

@@ -1,7 +1,11 @@
 """Settings read from the environment; every default is the zero-configuration local setup.
 
-Set ``DATABASE_URL`` and ``CELERY_BROKER_URL`` to use real servers; without them the embedded
-PostgreSQL (pgvector) and Redis under ``var/`` are attached to, or started (gallery.embedded).
+Importing them reads the environment and nothing else: no server is started, no file is read.
+Set ``DATABASE_URL`` and ``CELERY_BROKER_URL`` to use real servers. Without them, the entry points
+(manage.py, celery -A gallery, the WSGI/ASGI modules, the test session) attach to or start the
+embedded PostgreSQL (pgvector) and Redis under ``var/`` and set both variables before settings are
+read (gallery.platform.embedded); without an entry point, the defaults below name those servers'
+usual addresses, which answer while something else holds them.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from django.core.exceptions import ImproperlyConfigured
 from gallery.platform import embedded
 
 BASE_DIR = Path(__file__).resolve().parents[3]
-VAR_DIR = Path(os.environ.get("GALLERY_VAR_DIR", BASE_DIR / "var")).resolve()
+VAR_DIR = embedded.var_dir()
 
 
 def env_bool(name: str, default: bool) -> bool:
@@ -88,10 +92,10 @@ TEMPLATES = [
 ]
 
 # --- services -------------------------------------------------------------------------------
-DATABASE_URL = os.environ.get("DATABASE_URL") or embedded.postgres_url(VAR_DIR / "pg")
+DATABASE_URL = os.environ.get("DATABASE_URL") or embedded.postgres_url_default(VAR_DIR / "pg")
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
 
-CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or embedded.redis_url(VAR_DIR / "redis")
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or embedded.redis_url_default(VAR_DIR / "redis")
 CELERY_TASK_IGNORE_RESULT = True  # nobody waits on results: state lives in PostgreSQL
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]

