@@ -93,7 +93,7 @@ class Image(models.Model):
         return _versioned(reverse("gallery:file", args=[self.id]), self.display.name)
 
     def get_absolute_url(self) -> str:
-        return reverse("search:photo", args=[self.id])
+        return reverse("gallery:photo", args=[self.id])
 
 
 def _versioned(url: str, storage_name: str) -> str:

@@ -1,5 +1,6 @@
-"""Gallery pages: my photos, upload, explore, editing, albums, and the photo files.
-(Accounts live in gallery.accounts.)"""
+"""Gallery pages: my photos, upload, explore, a photo's page (with its analysis, its live status
+and its saliency overlay), editing, albums, and the photo files. (Accounts live in
+gallery.accounts; the photo page's "Similar photos" section is search's, a template tag.)"""
 
 from __future__ import annotations
 
@@ -20,7 +21,10 @@ from gallery import selectors, services
 from gallery.forms import AlbumForm, ImageEditForm, UploadForm
 from gallery.platform import media
 from gallery.models import Visibility
-from gallery.renditions import THUMBNAILS
+from gallery.renditions import THUMBNAILS, overlay_thumbnail
+from inference.models import AnalysisStatus, ImageAnalysis
+from inference.selectors import image_analysis_latest, version_built_by_workers
+from inference.services import analysis_retry
 
 PAGE_SIZE = 48
 
@@ -93,6 +97,64 @@ def _upload_one_json(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"code": "created", "photo": _photo_state(image)}, status=201)
 
 
+def photo(request: HttpRequest, image_id) -> HttpResponse:
+    """A photo with its analysis: the saliency overlay and crop, similar photos, and, for its
+    owner, editing, albums, download and delete."""
+    image = _visible_or_404(request, image_id)
+    is_owner = request.user.is_authenticated and image.owner_id == request.user.id
+    context = {
+        "image": image,
+        "analysis": image_analysis_latest(image_id=image.id),
+        "is_owner": is_owner,
+        "edit_form": ImageEditForm(initial={"title": image.title, "visibility": image.visibility}) if is_owner else None,
+    }
+    if is_owner:
+        in_albums = selectors.album_ids_of(image=image)
+        albums = selectors.album_choices(owner=request.user)
+        context["albums"] = [album for album in albums if album.id not in in_albums]
+        context["in_albums"] = [album for album in albums if album.id in in_albums]
+    return render(request, "gallery/photo.html", context)
+
+
+def photo_status(request: HttpRequest, image_id) -> JsonResponse:
+    """Polled by the photo page until the analysis is finished: the same state as photos_status."""
+    return JsonResponse(_photo_state(_visible_or_404(request, image_id)))
+
+
+def photo_overlay(request: HttpRequest, image_id) -> HttpResponse:
+    """The saliency heat-map PNG, under the same visibility rule as the photo itself.
+
+    ``?fit=square`` crops it to the same window as the photo's square thumbnail, so a result
+    tile's overlay lines up with the tile.
+    """
+    image = _visible_or_404(request, image_id)
+    analysis = image_analysis_latest(image_id=image.id)
+    if analysis is None or not analysis.overlay:
+        raise Http404("This photo has no saliency overlay yet.")
+    fit = request.GET.get("fit", "")
+    if fit in THUMBNAILS and analysis.saliency_map:
+        with analysis.overlay.open("rb") as overlay_file, analysis.saliency_map.open("rb") as map_file:
+            body = overlay_thumbnail(overlay_file.read(), map_file.read(), THUMBNAILS[fit])
+        response = HttpResponse(body, content_type="image/png")
+        response["Cache-Control"] = "private, max-age=300"
+        return response
+    return media.file_response(analysis.overlay, content_type="image/png", cache_control="private, max-age=300")
+
+
+@login_required
+@require_POST
+def photo_analysis_retry(request: HttpRequest, image_id) -> HttpResponse:
+    image = _owned_or_404(request, image_id)
+    # The version the workers build: the only one a retry can make now.
+    analysis = ImageAnalysis.objects.filter(image=image, model_version=version_built_by_workers()).first()
+    if analysis is None or analysis.status == AnalysisStatus.DONE:
+        messages.info(request, "This photo's analysis does not need a retry.")
+    else:
+        analysis_retry(analysis=analysis)
+        messages.success(request, "Analysis queued again.")
+    return redirect("gallery:photo", image_id=image.id)
+
+
 def photos_status(request: HttpRequest) -> JsonResponse:
     """Live analysis status of several photos at once (the upload list and grids poll this)."""
     ids = []
@@ -133,7 +195,7 @@ def image_edit(request: HttpRequest, image_id) -> HttpResponse:
         messages.success(request, "Saved.")
     else:
         messages.error(request, "Could not save: check the title and visibility.")
-    return redirect("search:photo", image_id=image.id)
+    return redirect("gallery:photo", image_id=image.id)
 
 
 @login_required
@@ -213,7 +275,7 @@ def album_add_image(request: HttpRequest, image_id) -> HttpResponse:
                                               reverse("gallery:album", args=[album.id]), album))
     except services.AlbumRejected as exc:
         messages.error(request, exc.message)
-    return redirect("search:photo", image_id=image.id)
+    return redirect("gallery:photo", image_id=image.id)
 
 
 @login_required
@@ -225,6 +287,13 @@ def album_remove_image(request: HttpRequest, album_id, image_id) -> HttpResponse
     messages.success(request, f"Removed “{image}” from “{album}”.")
     return redirect(request.POST.get("next") if _is_local(request.POST.get("next")) else
                     reverse("gallery:album", args=[album.id]))
+
+
+def _visible_or_404(request: HttpRequest, image_id):
+    image = selectors.image_get_visible(viewer=request.user, image_id=image_id)
+    if image is None:
+        raise Http404("No such photo.")
+    return image
 
 
 def _owned_or_404(request: HttpRequest, image_id):

@@ -157,4 +157,4 @@ def _overlay_urls(image_ids: list, version: str) -> dict:
     from django.urls import reverse
 
     done = ImageAnalysis.objects.filter(image_id__in=image_ids, model_version=version).exclude(overlay="")
-    return {a.image_id: reverse("search:overlay", args=[a.image_id]) for a in done.only("image_id")}
+    return {a.image_id: reverse("gallery:overlay", args=[a.image_id]) for a in done.only("image_id")}

@@ -10,7 +10,6 @@ from gallery.accounts import api as accounts_api
 urlpatterns = [
     path("", include("gallery.urls")),
     path("", include("search.urls")),
-    path("", include("inference.urls")),
     path("accounts/", include("gallery.accounts.urls")),
     # The stable sign-in URL for apps (also at /api/v1/auth/token/): username + password -> token.
     path("api/token/", accounts_api.TokenCreateUnversionedApi.as_view(), name="api_token"),
