@@ -54,9 +54,9 @@ def main() -> None:
     from django.core.management import call_command
     from django.db import connection, transaction
 
-    from gallery.models import Image, Visibility
+    from gallery.models import AnalysisStatus, Image, Visibility
     from inference import selectors, services
-    from inference.models import AnalysisStatus, ImageAnalysis, ImageEmbedding, ModelVersion
+    from inference.models import ImageAnalysis, ImageEmbedding, ModelVersion
     from inference.services import ReindexScope
     from search.selectors import image_similar_list
 

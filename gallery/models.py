@@ -29,7 +29,11 @@ def image_upload_to(instance: Image, filename: str) -> str:
     return f"images/{instance.id.hex[:2]}/{instance.id.hex}.{ext}"
 
 
-class AnalysisState(models.TextChoices):
+class AnalysisStatus(models.TextChoices):
+    """Where an analysis stands, in one vocabulary for the three things analysed: a photo's analysis
+    by one model version (inference.ImageAnalysis), the photo's own summary of them
+    (Image.analysis_status) and a search with a photo or a region (search.SimilarityQuery)."""
+
     PENDING = "pending", "Waiting for analysis"
     RUNNING = "running", "Analysing"
     DONE = "done", "Analysed"
@@ -59,7 +63,7 @@ class Image(models.Model):
     thumbnail_square = models.FileField(max_length=200, blank=True)
     thumbnail_wide = models.FileField(max_length=200, blank=True)
     # Written by inference.services: done once any model version has analysed the photo.
-    analysis_status = models.CharField(max_length=10, choices=AnalysisState.choices, default=AnalysisState.PENDING)
+    analysis_status = models.CharField(max_length=10, choices=AnalysisStatus.choices, default=AnalysisStatus.PENDING)
     analysis_error = models.TextField(blank=True)
     saliency_focus = models.FloatField(null=True, blank=True)
 

@@ -20,10 +20,10 @@ from django.views.decorators.http import require_POST
 from gallery import selectors, services
 from gallery.forms import AlbumForm, ImageEditForm, UploadForm
 from gallery.platform import media
-from gallery.models import Visibility
+from gallery.models import AnalysisStatus, Visibility
 from gallery.renditions import THUMBNAILS, overlay_thumbnail
-from inference.models import AnalysisStatus, ImageAnalysis
-from inference.selectors import image_analysis_latest, version_built_by_workers
+from inference.models import ImageAnalysis
+from inference.selectors import image_analysis_shown, version_built_by_workers
 from inference.services import analysis_retry
 
 PAGE_SIZE = 48
@@ -104,7 +104,7 @@ def photo(request: HttpRequest, image_id) -> HttpResponse:
     is_owner = request.user.is_authenticated and image.owner_id == request.user.id
     context = {
         "image": image,
-        "analysis": image_analysis_latest(image_id=image.id),
+        "analysis": image_analysis_shown(image_id=image.id),
         "is_owner": is_owner,
         "edit_form": ImageEditForm(initial={"title": image.title, "visibility": image.visibility}) if is_owner else None,
     }
@@ -128,7 +128,7 @@ def photo_overlay(request: HttpRequest, image_id) -> HttpResponse:
     tile's overlay lines up with the tile.
     """
     image = _visible_or_404(request, image_id)
-    analysis = image_analysis_latest(image_id=image.id)
+    analysis = image_analysis_shown(image_id=image.id)
     if analysis is None or not analysis.overlay:
         raise Http404("This photo has no saliency overlay yet.")
     fit = request.GET.get("fit", "")

@@ -15,7 +15,8 @@ from django.views.decorators.http import require_POST
 from kombu.exceptions import OperationalError as KombuOperationalError
 
 from inference import selectors, services
-from inference.models import AnalysisStatus, ImageAnalysis, ImageEmbedding, ModelVersion, VersionStatus
+from gallery.models import AnalysisStatus
+from inference.models import ImageAnalysis, ImageEmbedding, ModelVersion, VersionStatus
 from inference.services import ReindexScope, VersionSwitchError
 
 

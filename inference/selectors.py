@@ -11,8 +11,8 @@ from django.db import connection
 from django.db.models import BooleanField, Count, Exists, ExpressionWrapper, OuterRef, Q
 from django.utils import timezone
 
-from gallery.models import Image
-from inference.models import AnalysisStatus, ImageAnalysis, ModelVersion, VersionStatus
+from gallery.models import AnalysisStatus, Image
+from inference.models import ImageAnalysis, ModelVersion, VersionStatus
 from inference.versions import MODEL_VERSION
 
 logger = logging.getLogger(__name__)
@@ -206,14 +206,14 @@ def worker_queues() -> list[str]:
     return [name.strip() for name in settings.WORKER_QUEUES.split(",") if name.strip()]
 
 
-def image_analysis_latest(*, image_id) -> ImageAnalysis | None:
+def image_analysis_shown(*, image_id) -> ImageAnalysis | None:
     """The analysis to show for a photo: the serving version's when done (the maps match what
     search ranks by), else the newest done one, else the newest unfinished one."""
     return _analysis_shown(list(_analyses_newest_first().filter(image_id=image_id)))
 
 
-def image_analyses_latest(*, image_ids) -> dict:
-    """image_analysis_latest for a page of photos in one query: {image_id: analysis}; photos
+def image_analyses_shown(*, image_ids) -> dict:
+    """image_analysis_shown for a page of photos in one query: {image_id: analysis}; photos
     without any analysis are missing from the dict."""
     by_image: dict = {}
     for analysis in _analyses_newest_first().filter(image_id__in=image_ids):

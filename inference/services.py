@@ -20,17 +20,10 @@ from django.utils import timezone
 import PIL.Image
 
 from gallery import renditions
-from gallery.models import AnalysisState, Image, rendition_name
+from gallery.models import AnalysisStatus, Image, rendition_name
 from gallery.platform.queueing import task_enqueue_on_commit
 from inference.images import WORKING_MAX_SIDE, load_rgb, scale_box
-from inference.models import (
-    AnalysisStatus,
-    ImageAnalysis,
-    ImageEmbedding,
-    ModelVersion,
-    VersionStatus,
-    analysis_file_name,
-)
+from inference.models import ImageAnalysis, ImageEmbedding, ModelVersion, VersionStatus, analysis_file_name
 from inference.overlays import saliency_map_png, saliency_overlay_png
 from inference.versions import EMBEDDER_VERSION, MODEL_VERSION
 
@@ -76,8 +69,8 @@ def image_analyze(*, image_id: str) -> ImageAnalysis | None:
         status=AnalysisStatus.RUNNING, started_at=timezone.now(), attempts=F("attempts") + 1, error=""
     )
     # A photo already analysed by an older version stays "done" for people while a new one runs.
-    Image.objects.filter(pk=image.pk).exclude(analysis_status=AnalysisState.DONE).update(
-        analysis_status=AnalysisState.RUNNING, analysis_error=""
+    Image.objects.filter(pk=image.pk).exclude(analysis_status=AnalysisStatus.DONE).update(
+        analysis_status=AnalysisStatus.RUNNING, analysis_error=""
     )
 
     started = time.perf_counter()
@@ -135,7 +128,7 @@ def image_analyze(*, image_id: str) -> ImageAnalysis | None:
                       "crop_vector": result.crop_vector, **current},
         )
         Image.objects.filter(pk=image.pk).update(
-            analysis_status=AnalysisState.DONE,
+            analysis_status=AnalysisStatus.DONE,
             analysis_error="",
             saliency_focus=renditions.saliency_focus(result.saliency),
             **thumbnail_names,
@@ -161,8 +154,8 @@ def analysis_retry(*, analysis: ImageAnalysis) -> bool:
         ImageAnalysis.objects.filter(pk=analysis.pk).exclude(status=AnalysisStatus.DONE).update(
             status=AnalysisStatus.PENDING, error="", attempts=0, queued_at=timezone.now() if queue_now else None
         )
-        Image.objects.filter(pk=analysis.image_id).exclude(analysis_status=AnalysisState.DONE).update(
-            analysis_status=AnalysisState.PENDING, analysis_error=""
+        Image.objects.filter(pk=analysis.image_id).exclude(analysis_status=AnalysisStatus.DONE).update(
+            analysis_status=AnalysisStatus.PENDING, analysis_error=""
         )
         if queue_now:
             # A broker outage must not fail the request: the row is pending and the sweep re-queues it.
@@ -423,8 +416,8 @@ def _analysis_fail(analysis: ImageAnalysis, error: str) -> ImageAnalysis:
         ImageAnalysis.objects.filter(pk=analysis.pk).update(
             status=AnalysisStatus.FAILED, error=error[:2000], finished_at=timezone.now()
         )
-        Image.objects.filter(pk=analysis.image_id).exclude(analysis_status=AnalysisState.DONE).update(
-            analysis_status=AnalysisState.FAILED, analysis_error=error[:2000]
+        Image.objects.filter(pk=analysis.image_id).exclude(analysis_status=AnalysisStatus.DONE).update(
+            analysis_status=AnalysisStatus.FAILED, analysis_error=error[:2000]
         )
     analysis.refresh_from_db()
     return analysis

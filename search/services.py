@@ -13,10 +13,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from gallery import renditions
-from gallery.models import Image
+from gallery.models import AnalysisStatus, Image
 from gallery.platform.queueing import task_enqueue_on_commit
 from gallery.services import image_inspect
-from search.models import QueryStatus, SimilarityQuery
+from search.models import SimilarityQuery
 
 logger = logging.getLogger(__name__)
 
@@ -76,9 +76,9 @@ def similarity_query_analyze(*, query_id: str) -> SimilarityQuery | None:
     from inference.services import pipeline_get
 
     query = SimilarityQuery.objects.filter(id=query_id).select_related("source_image").first()
-    if query is None or query.status == QueryStatus.DONE:
+    if query is None or query.status == AnalysisStatus.DONE:
         return query
-    SimilarityQuery.objects.filter(pk=query.pk).update(status=QueryStatus.RUNNING, error="")
+    SimilarityQuery.objects.filter(pk=query.pk).update(status=AnalysisStatus.RUNNING, error="")
     try:
         pipeline = pipeline_get()
         if query.is_region:
@@ -98,7 +98,7 @@ def similarity_query_analyze(*, query_id: str) -> SimilarityQuery | None:
         logger.exception("similarity query %s failed", query_id)
         return _query_fail(query, f"{type(exc).__name__}: {exc}")
     SimilarityQuery.objects.filter(pk=query.pk).update(
-        status=QueryStatus.DONE, model_version=pipeline.version, vector=result.vector,
+        status=AnalysisStatus.DONE, model_version=pipeline.version, vector=result.vector,
         whole_vector=result.whole_vector, crop_vector=result.crop_vector, finished_at=timezone.now(),
     )
     query.refresh_from_db()
@@ -131,7 +131,7 @@ def _limit_side(rgb, max_side: int):
 
 
 def _query_fail(query: SimilarityQuery, error: str) -> SimilarityQuery:
-    SimilarityQuery.objects.filter(pk=query.pk).update(status=QueryStatus.FAILED, error=error[:2000],
+    SimilarityQuery.objects.filter(pk=query.pk).update(status=AnalysisStatus.FAILED, error=error[:2000],
                                                        finished_at=timezone.now())
     query.refresh_from_db()
     return query

@@ -53,7 +53,7 @@ def make_user(django_user_model):
 def photo(make_user, django_capture_on_commit_callbacks):
     """Upload a generated photo through gallery.services.image_create (nothing is queued)."""
     from gallery import services
-    from gallery.models import Visibility
+    from gallery.models import AnalysisStatus, Visibility
 
     seeds = iter(range(1000, 1_000_000))
 
@@ -128,8 +128,8 @@ def wait_for(predicate, *, timeout: float, interval: float = 0.25, message: str 
 def index_photo(image, vector, *, crop_vector=None):
     """Give a photo a finished analysis and an embedding without running the models: for tests
     of pages and queries (plumbing), never of the models themselves."""
-    from gallery.models import AnalysisState, Image
-    from inference.models import AnalysisStatus, ImageAnalysis, ImageEmbedding
+    from gallery.models import AnalysisStatus, Image
+    from inference.models import ImageAnalysis, ImageEmbedding
     from inference.versions import MODEL_VERSION
 
     vector = np.asarray(vector, dtype=np.float32)
@@ -140,8 +140,8 @@ def index_photo(image, vector, *, crop_vector=None):
     ImageEmbedding.objects.update_or_create(image=image, model_version=MODEL_VERSION,
                                             defaults={"vector": vector, "whole_vector": vector, "crop_vector": crop,
                                                       "owner_id": image.owner_id, "visibility": image.visibility})
-    Image.objects.filter(pk=image.pk).update(analysis_status=AnalysisState.DONE)
-    image.analysis_status = AnalysisState.DONE
+    Image.objects.filter(pk=image.pk).update(analysis_status=AnalysisStatus.DONE)
+    image.analysis_status = AnalysisStatus.DONE
     return image
 
 

@@ -18,13 +18,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from gallery import selectors, services
-from gallery.models import AnalysisState, Image, Visibility
+from gallery.models import AnalysisStatus, Image, Visibility
 from gallery.platform import media
 from gallery.platform.api.errors import ApiError, api_error_from_validation, errors
 from gallery.platform.api.pagination import NewestFirstCursorPagination
 from gallery.platform.api.throttles import AnonThrottle, ScopedThrottle, UserThrottle
 from gallery.platform.api.uploads import uploaded_bytes
-from inference.selectors import image_analyses_latest, image_analysis_latest
+from inference.selectors import image_analyses_shown, image_analysis_shown
 
 TAG_PHOTOS, TAG_PUBLIC = "photos", "public photos"
 
@@ -39,7 +39,7 @@ class CropBoxSerializer(serializers.Serializer):
 
 
 class PhotoAnalysisSerializer(serializers.Serializer):
-    status = serializers.ChoiceField(choices=AnalysisState.choices)
+    status = serializers.ChoiceField(choices=AnalysisStatus.choices)
     error = serializers.CharField(help_text="Why the analysis failed; empty otherwise.")
     model_version = serializers.CharField(allow_null=True, help_text="The models that made the analysis shown.")
     crop_box = CropBoxSerializer(allow_null=True, help_text="The salient crop, in pixels of the upright photo.")
@@ -102,7 +102,7 @@ class PhotoSummarySerializer(serializers.ModelSerializer):
 
 class PhotoSerializer(PhotoSummarySerializer):
     """A photo with its analysis. The view puts {image_id: analysis} for the page in the context
-    (inference.selectors.image_analyses_latest), so a list costs one query whatever its length."""
+    (inference.selectors.image_analyses_shown), so a list costs one query whatever its length."""
 
     analysis = serializers.SerializerMethodField()
 
@@ -124,7 +124,7 @@ class PhotoSerializer(PhotoSummarySerializer):
 
 
 def photo_data(request, images: list[Image]) -> list[dict]:
-    analyses = image_analyses_latest(image_ids=[image.id for image in images]) if images else {}
+    analyses = image_analyses_shown(image_ids=[image.id for image in images]) if images else {}
     return PhotoSerializer(images, many=True, context={"request": request, "analyses": analyses}).data
 
 
@@ -133,7 +133,7 @@ def photo_data(request, images: list[Image]) -> list[dict]:
 class PhotoFilterSerializer(serializers.Serializer):
     album = serializers.UUIDField(required=False, help_text="Only photos in this album of yours.")
     visibility = serializers.ChoiceField(choices=Visibility.choices, required=False)
-    status = serializers.ChoiceField(choices=AnalysisState.choices, required=False, help_text="Analysis status.")
+    status = serializers.ChoiceField(choices=AnalysisStatus.choices, required=False, help_text="Analysis status.")
     taken_after = serializers.DateTimeField(required=False, help_text="Taken at or after (EXIF date).")
     taken_before = serializers.DateTimeField(required=False, help_text="Taken at or before (EXIF date).")
     uploaded_after = serializers.DateTimeField(required=False)
@@ -330,7 +330,7 @@ class PhotoOverlayApi(_FileApi):
     @extend_schema(operation_id="photos_overlay", **_file_schema("The saliency heat map (PNG)", "image/png"))
     def get(self, request, photo_id):
         image = self._visible(request, photo_id)
-        analysis = image_analysis_latest(image_id=image.id)
+        analysis = image_analysis_shown(image_id=image.id)
         return self._file_response(image, analysis.overlay if analysis else None, "image/png")
 
 

@@ -22,10 +22,10 @@ from gallery.api.photos import PhotoSummarySerializer
 from gallery.platform.api.errors import ApiError, api_error_from_validation, errors
 from gallery.platform.api.throttles import AnonThrottle, ScopedThrottle, UserThrottle
 from gallery.platform.api.uploads import uploaded_bytes
-from gallery.models import AnalysisState
+from gallery.models import AnalysisStatus
 from gallery.selectors import image_get_visible
 from search import selectors, services
-from search.models import QueryStatus, SimilarityQuery
+from search.models import SimilarityQuery
 
 TAG_SEARCH = "similarity"
 
@@ -54,7 +54,7 @@ class SimilarPhotoSerializer(serializers.Serializer):
 
 
 class SimilarPageSerializer(serializers.Serializer):
-    status = serializers.ChoiceField(choices=AnalysisState.choices,
+    status = serializers.ChoiceField(choices=AnalysisStatus.choices,
                                      help_text="The photo's analysis; results come once it is `done`.")
     results = SimilarPhotoSerializer(many=True)
     has_more = serializers.BooleanField()
@@ -80,7 +80,7 @@ class SearchWithRegionSerializer(serializers.Serializer):
 class SearchSerializer(serializers.Serializer):
     id = serializers.UUIDField()
     url = serializers.URLField()
-    status = serializers.ChoiceField(choices=QueryStatus.choices)
+    status = serializers.ChoiceField(choices=AnalysisStatus.choices)
     error = serializers.CharField(help_text="Why the search failed; empty otherwise.")
     photo = serializers.UUIDField(allow_null=True, help_text="For a region search: the photo it was drawn on.")
     box = SearchBoxSerializer(allow_null=True)
@@ -130,7 +130,7 @@ class PhotoSimilarApi(APIView):
         page = selectors.image_similar_page(viewer=request.user, image=image, **params)
         data = {
             # The photo has vectors of the serving version even while a newer analysis runs.
-            "status": AnalysisState.DONE if page is not None else image.analysis_status,
+            "status": AnalysisStatus.DONE if page is not None else image.analysis_status,
             "results": _results(request, page),
             "has_more": bool(page and page.has_more),
             "next": _next_url(request, page),

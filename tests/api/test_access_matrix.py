@@ -11,8 +11,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import get_resolver
 
 from gallery import services
-from gallery.models import Visibility
-from inference.models import AnalysisStatus, ImageAnalysis
+from gallery.models import AnalysisStatus, Visibility
+from inference.models import ImageAnalysis
 from inference.versions import MODEL_VERSION
 from tests.conftest import photo_bytes
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from gallery.models import AnalysisState, Image
+from gallery.models import AnalysisStatus, Image
 from tests.conftest import scene_photo
 from tests.e2e.conftest import snap
 
@@ -80,7 +80,7 @@ def test_a_new_user_walks_through_the_gallery(celery_worker_process, live_server
     )
     assert "Analysed" in items.first.inner_text()
     snap(page, "upload")
-    assert Image.objects.filter(owner__username="alice", analysis_status=AnalysisState.DONE).count() == len(photos)
+    assert Image.objects.filter(owner__username="alice", analysis_status=AnalysisStatus.DONE).count() == len(photos)
 
     # The same photo again is not stored twice: the page says so and links to it.
     page.set_input_files("#upload-form input[type=file]", photos[:1])

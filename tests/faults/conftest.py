@@ -92,8 +92,8 @@ def logs(workers: Workers) -> str:
 
 def assert_each_analysed_exactly_once(image_ids, workers: Workers, timeout: float = 300) -> None:
     """Every photo ends done, with exactly one analysis and one embedding of the active version."""
-    from gallery.models import AnalysisState, Image
-    from inference.models import AnalysisStatus, ImageAnalysis, ImageEmbedding
+    from gallery.models import AnalysisStatus, Image
+    from inference.models import ImageAnalysis, ImageEmbedding
     from inference.versions import MODEL_VERSION
 
     ids = {str(i) for i in image_ids}
@@ -113,4 +113,4 @@ def assert_each_analysed_exactly_once(image_ids, workers: Workers, timeout: floa
     assert Image.objects.filter(id__in=ids).count() == len(ids), "a photo was lost"
     assert ImageAnalysis.objects.filter(image_id__in=ids, model_version=MODEL_VERSION).count() == len(ids)
     assert ImageEmbedding.objects.filter(image_id__in=ids, model_version=MODEL_VERSION).count() == len(ids)
-    assert set(Image.objects.filter(id__in=ids).values_list("analysis_status", flat=True)) == {AnalysisState.DONE}
+    assert set(Image.objects.filter(id__in=ids).values_list("analysis_status", flat=True)) == {AnalysisStatus.DONE}

@@ -3,8 +3,8 @@
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from gallery.models import Image
-from inference.models import AnalysisStatus, ImageAnalysis
+from gallery.models import AnalysisStatus, Image
+from inference.models import ImageAnalysis
 from inference.versions import MODEL_VERSION
 from tests.conftest import photo_bytes
 

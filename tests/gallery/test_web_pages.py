@@ -10,7 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from gallery import services
-from gallery.models import AlbumImage, AnalysisState, Image, Visibility
+from gallery.models import AlbumImage, AnalysisStatus, Image, Visibility
 from inference.versions import EMBEDDING_DIM
 from tests.conftest import index_photo, photo_bytes
 
@@ -60,7 +60,7 @@ def test_my_photos_filters_by_album_visibility_and_status(client, make_user, pho
     client.force_login(owner)
     photo(owner=owner, visibility=Visibility.PUBLIC, title="pub")
     private, failed = photo(owner=owner, title="priv"), photo(owner=owner, title="bad")
-    Image.objects.filter(pk=failed.pk).update(analysis_status=AnalysisState.FAILED, analysis_error="decoder broke")
+    Image.objects.filter(pk=failed.pk).update(analysis_status=AnalysisStatus.FAILED, analysis_error="decoder broke")
     album = services.album_create(owner=owner, title="Best")
     services.album_images_add(album=album, images=[private])
 
@@ -119,7 +119,7 @@ def test_form_upload_of_a_duplicate_says_so_with_a_link(client, make_user, photo
 def test_live_status_lists_only_photos_the_viewer_may_see(client, make_user, photo):
     alice, bob = make_user(), make_user()
     mine, theirs_private, theirs_public = photo(owner=alice), photo(owner=bob), photo(owner=bob, visibility="public")
-    Image.objects.filter(pk=mine.pk).update(analysis_status=AnalysisState.FAILED, analysis_error="no pixels")
+    Image.objects.filter(pk=mine.pk).update(analysis_status=AnalysisStatus.FAILED, analysis_error="no pixels")
     client.force_login(alice)
     ids = ",".join(str(i.id) for i in (mine, theirs_private, theirs_public)) + ",junk"
     states = {p["id"]: p for p in client.get(f"/photos/status.json?ids={ids}").json()["photos"]}

@@ -10,11 +10,11 @@ from django.core.files.storage import default_storage
 from django.utils import timezone
 
 from gallery import services as gallery_services
-from gallery.models import Image
+from gallery.models import AnalysisStatus, Image
 from inference import services
-from inference.models import AnalysisStatus, ImageAnalysis, ImageEmbedding, ModelVersion
+from inference.models import ImageAnalysis, ImageEmbedding, ModelVersion
 from inference.overlays import saliency_from_png
-from inference.selectors import embedding_version_serving, image_analysis_latest
+from inference.selectors import embedding_version_serving, image_analysis_shown
 from inference.versions import EMBEDDING_DIM, MODEL_VERSION
 from tests.conftest import photo_bytes
 
@@ -109,14 +109,14 @@ def test_new_version_builds_in_the_background_and_serves_once_activated(uploaded
     ImageEmbedding.objects.update(model_version="old-model")
     ModelVersion.objects.update(name="old-model")
     assert embedding_version_serving() == "old-model"
-    assert image_analysis_latest(image_id=first.id).model_version == "old-model", "old maps show meanwhile"
+    assert image_analysis_shown(image_id=first.id).model_version == "old-model", "old maps show meanwhile"
 
     for image in (first, second):
         services.image_analyze(image_id=str(image.id))
     assert embedding_version_serving() == "old-model", "complete, but switching is the operator's call"
     services.model_version_activate(name=MODEL_VERSION)
     assert embedding_version_serving() == MODEL_VERSION
-    assert image_analysis_latest(image_id=first.id).model_version == MODEL_VERSION
+    assert image_analysis_shown(image_id=first.id).model_version == MODEL_VERSION
     assert ImageEmbedding.objects.filter(model_version="old-model").count() == 2, "kept for a roll-back"
 
 

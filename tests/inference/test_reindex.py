@@ -14,9 +14,9 @@ from django.core.files.storage import default_storage
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from gallery.models import Image, Visibility
+from gallery.models import AnalysisStatus, Image, Visibility
 from inference import selectors, services
-from inference.models import AnalysisStatus, ImageAnalysis, ImageEmbedding, ModelVersion, VersionStatus
+from inference.models import ImageAnalysis, ImageEmbedding, ModelVersion, VersionStatus
 from inference.services import ReindexScope, VersionSwitchError
 from inference.versions import EMBEDDING_DIM, MODEL_VERSION
 
@@ -467,10 +467,10 @@ def test_the_analysis_shown_follows_the_active_version(make_user, django_assert_
     analysed(images, NEW)
     ids = [image.id for image in images]
     with django_assert_num_queries(1):  # whatever the page's length, and with no active version yet
-        assert {a.model_version for a in selectors.image_analyses_latest(image_ids=ids).values()} == {NEW}
+        assert {a.model_version for a in selectors.image_analyses_shown(image_ids=ids).values()} == {NEW}
     services.model_version_activate_first(name=OLD)
-    assert {a.model_version for a in selectors.image_analyses_latest(image_ids=ids).values()} == {OLD}
-    assert selectors.image_analysis_latest(image_id=ids[0]).model_version == OLD
+    assert {a.model_version for a in selectors.image_analyses_shown(image_ids=ids).values()} == {OLD}
+    assert selectors.image_analysis_shown(image_id=ids[0]).model_version == OLD
     services.model_version_register(name=NEW)
     services.model_version_activate(name=NEW)
-    assert selectors.image_analysis_latest(image_id=ids[0]).model_version == NEW
+    assert selectors.image_analysis_shown(image_id=ids[0]).model_version == NEW

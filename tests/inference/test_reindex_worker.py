@@ -15,7 +15,8 @@ from django.db.models import Count
 
 from gallery import services as gallery_services
 from inference import selectors, services
-from inference.models import AnalysisStatus, ImageAnalysis, ImageEmbedding
+from gallery.models import AnalysisStatus
+from inference.models import ImageAnalysis, ImageEmbedding
 from inference.versions import MODEL_VERSION
 from tests.conftest import ROOT, database_url_for_tests, photo_bytes, wait_for
 

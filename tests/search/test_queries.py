@@ -9,10 +9,10 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
-from gallery.models import Image
+from gallery.models import AnalysisStatus, Image
 from inference.versions import EMBEDDING_DIM
 from search import services
-from search.models import QueryStatus, SimilarityQuery
+from search.models import SimilarityQuery
 from search.selectors import query_similar_page
 from tests.conftest import index_photo, photo_bytes
 
@@ -69,7 +69,7 @@ def test_region_results_leave_out_the_source_and_private_photos(make_user, photo
     index_photo(photo(owner=bob), base)  # bob's private photo: alice must never get it
     query = services.similarity_query_from_region(owner=alice, image=source, box=(0, 0, 100, 100))
     SimilarityQuery.objects.filter(pk=query.pk).update(
-        status=QueryStatus.DONE, model_version=source.embeddings.get().model_version,
+        status=AnalysisStatus.DONE, model_version=source.embeddings.get().model_version,
         vector=base / np.linalg.norm(base), whole_vector=base / np.linalg.norm(base), crop_vector=base / np.linalg.norm(base))
     query.refresh_from_db()
     page = query_similar_page(viewer=alice, query=query)
@@ -81,7 +81,7 @@ def test_the_worker_embeds_a_region_with_the_real_pipeline(make_user, photo):
     image = photo(owner=owner)
     query = services.similarity_query_from_region(owner=owner, image=image, box=(40, 30, 280, 210))
     done = services.similarity_query_analyze(query_id=str(query.id))
-    assert done.status == QueryStatus.DONE, done.error
+    assert done.status == AnalysisStatus.DONE, done.error
     assert done.model_version and np.isclose(np.linalg.norm(done.vector), 1.0, atol=1e-3)
     assert not np.allclose(done.whole_vector, done.crop_vector)
 

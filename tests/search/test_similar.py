@@ -7,8 +7,8 @@ import pytest
 from django.contrib.auth.models import AnonymousUser
 from django.db import connection, transaction
 
-from gallery.models import Image, Visibility
-from inference.models import AnalysisStatus, ImageAnalysis, ImageEmbedding
+from gallery.models import AnalysisStatus, Image, Visibility
+from inference.models import ImageAnalysis, ImageEmbedding
 from inference.versions import EMBEDDING_DIM, MODEL_VERSION
 from search.selectors import (
     HNSW_EF_SEARCH,

@@ -21,8 +21,8 @@ from knox.models import AuthToken
 from rest_framework.test import APIClient
 
 from gallery import services
-from gallery.models import Album, AnalysisState, Image, Visibility
-from inference.models import AnalysisStatus, ImageAnalysis, ImageEmbedding, analysis_file_name
+from gallery.models import Album, AnalysisStatus, Image, Visibility
+from inference.models import ImageAnalysis, ImageEmbedding, analysis_file_name
 from inference import services as inference_services
 from inference.versions import MODEL_VERSION
 from search import services as search_services
@@ -68,7 +68,7 @@ def analysed_photo(*, owner, seed: int, visibility: str, title: str = "") -> Ima
     ImageEmbedding.objects.create(image=image, model_version=MODEL_VERSION, vector=vectors[0],
                                   whole_vector=vectors[1], crop_vector=vectors[2], owner=owner,
                                   visibility=visibility)
-    Image.objects.filter(pk=image.pk).update(analysis_status=AnalysisState.DONE)
+    Image.objects.filter(pk=image.pk).update(analysis_status=AnalysisStatus.DONE)
     image.refresh_from_db()
     return image
 

@@ -312,8 +312,7 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {
         "VisibilityEnum": "gallery.models.Visibility",
-        "AnalysisStatusEnum": "gallery.models.AnalysisState",
-        "SearchStatusEnum": "search.models.QueryStatus",
+        "AnalysisStatusEnum": "gallery.models.AnalysisStatus",  # photos', their analyses' and searches'
     },
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums"],
     "SWAGGER_UI_DIST": "SIDECAR",
