@@ -232,13 +232,15 @@ def _audit(base: str, users: list[dict], uploaded: dict[str, list[str]], timeout
 
     from gallery.models import Image
     from inference.models import ImageAnalysis, ImageEmbedding
-    from inference.versions import MODEL_VERSION
+    from inference.configuration import configured_model_version
+
+    configured_version = configured_model_version()
 
     ids = [image_id for per_user in uploaded.values() for image_id in per_user]
     started = time.monotonic()
 
     def finished() -> bool:
-        return ImageAnalysis.objects.filter(image_id__in=ids, model_version=MODEL_VERSION,
+        return ImageAnalysis.objects.filter(image_id__in=ids, model_version=configured_version,
                                             status__in=["done", "failed"]).count() == len(ids)
 
     try:
@@ -246,7 +248,7 @@ def _audit(base: str, users: list[dict], uploaded: dict[str, list[str]], timeout
     except TimeoutError:
         pass
     rows = set(map(str, Image.objects.filter(id__in=ids).values_list("id", flat=True)))
-    per_image = (ImageAnalysis.objects.filter(image_id__in=ids, model_version=MODEL_VERSION)
+    per_image = (ImageAnalysis.objects.filter(image_id__in=ids, model_version=configured_version)
                  .values("image_id").annotate(n=Count("id")))
     bench_users = [u["username"] for u in users]
     return {
@@ -254,11 +256,11 @@ def _audit(base: str, users: list[dict], uploaded: dict[str, list[str]], timeout
         "rows": len(rows),
         "lost": len(set(ids) - rows),
         "unexpected_rows": Image.objects.filter(owner__username__in=bench_users).count() - SEED_PHOTOS - len(ids),
-        "analysed_done": ImageAnalysis.objects.filter(image_id__in=ids, model_version=MODEL_VERSION,
+        "analysed_done": ImageAnalysis.objects.filter(image_id__in=ids, model_version=configured_version,
                                                       status="done").count(),
         "analysis_failed": ImageAnalysis.objects.filter(image_id__in=ids, status="failed").count(),
         "duplicate_analyses": sum(1 for row in per_image if row["n"] > 1),
-        "embeddings": ImageEmbedding.objects.filter(image_id__in=ids, model_version=MODEL_VERSION).count(),
+        "embeddings": ImageEmbedding.objects.filter(image_id__in=ids, model_version=configured_version).count(),
         "drain_s": round(time.monotonic() - started, 1),
     }
 

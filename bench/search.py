@@ -365,7 +365,9 @@ def measure_size(size: int, args) -> dict:
     from pgvector.django import CosineDistance
 
     from inference.models import ImageEmbedding
-    from inference.versions import MODEL_VERSION
+    from inference.configuration import configured_model_version
+
+    configured_version = configured_model_version()
     from search import selectors
 
     vectors, owners, public, queries = synthetic_gallery(size, public_share=args.public_share,
@@ -377,19 +379,19 @@ def measure_size(size: int, args) -> dict:
     truth_filtered = exact_top_k(vectors, queries, RECALL_AT, allowed=visible)
     truth_s = time.perf_counter() - started
 
-    loaded = load(vectors, owners, public, MODEL_VERSION)
+    loaded = load(vectors, owners, public, configured_version)
     row_of = {image_id: row for row, image_id in enumerate(loaded.pop("image_ids"))}
     viewer = get_user_model().objects.get(username="bench0")
     page = settings.SIMILAR_LIMIT
 
     def unfiltered(query):
-        return (ImageEmbedding.objects.filter(model_version=MODEL_VERSION)
+        return (ImageEmbedding.objects.filter(model_version=configured_version)
                 .annotate(distance=CosineDistance("vector", query)).order_by("distance")[:page])
 
     def filtered(query):
         # The app's query exactly: one row more than a page (is there a next page?) and the
         # whole/crop distances it shows for the rows returned.
-        return selectors.image_similar_queryset(viewer=viewer, vector=query, model_version=MODEL_VERSION,
+        return selectors.image_similar_queryset(viewer=viewer, vector=query, model_version=configured_version,
                                                 limit=page + 1, whole_vector=query, crop_vector=query)
 
     app_session = selectors.hnsw_session_settings()

@@ -1,6 +1,6 @@
 """Uploaded photos and albums.
 
-A photo's original file never changes. Pages show re-encoded renditions of it (gallery.renditions).
+A photo's original file never changes. Pages show re-encoded renditions of it (inference.images).
 The analysis itself lives in inference; the few facts every list needs (status, the saliency-cropped
 thumbnails, how clearly the photo has one subject) are copied onto the photo by the worker in the
 same transaction, so grids filter and render without joining into inference.
@@ -58,7 +58,7 @@ class Image(models.Model):
     created = models.DateTimeField(auto_now_add=True, db_index=True)
     # From EXIF DateTimeOriginal, as the camera wrote it (cameras rarely record a time zone).
     taken_at = models.DateTimeField(null=True, blank=True)
-    # Re-encoded copies, no metadata: what every page shows (gallery.renditions).
+    # Re-encoded copies, no metadata: what every page shows (inference.images).
     display = models.FileField(max_length=200, blank=True)
     thumbnail_square = models.FileField(max_length=200, blank=True)
     thumbnail_wide = models.FileField(max_length=200, blank=True)
@@ -135,7 +135,7 @@ class AlbumImage(models.Model):
 
 
 class ResumableUpload(AbstractUpload):
-    """A tus upload in progress (gallery.api_uploads): chunks go to a temporary file until the last
+    """A tus upload in progress (gallery.api.uploads): chunks go to a temporary file until the last
     byte arrives, then gallery.services.resumable_upload_finish makes the photo like any upload.
 
     The row outlives its temporary file until it expires, so a client whose connection dropped on

@@ -21,7 +21,7 @@ from gallery import selectors, services
 from gallery.forms import AlbumForm, ImageEditForm, UploadForm
 from gallery.platform import media
 from gallery.models import AnalysisStatus, Visibility
-from gallery.renditions import THUMBNAILS, overlay_thumbnail
+from inference.images import THUMBNAILS, overlay_thumbnail
 from inference.models import ImageAnalysis
 from inference.selectors import image_analysis_shown, version_built_by_workers
 from inference.services import analysis_retry

@@ -3,11 +3,13 @@ them, retries, and the model version registry (activate, roll back, prune)."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import time
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
@@ -17,15 +19,19 @@ from django.db import IntegrityError, connection, models, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+import numpy as np
 import PIL.Image
+from django.db.models.fields.files import FieldFile
 
-from gallery import renditions
 from gallery.models import AnalysisStatus, Image, rendition_name
 from gallery.platform.queueing import task_enqueue_on_commit
-from inference.images import WORKING_MAX_SIDE, load_rgb, scale_box
+from inference import images
+from inference.configuration import configured_embedding_head, configured_model_version, configured_saliency_model
 from inference.models import ImageAnalysis, ImageEmbedding, ModelVersion, VersionStatus, analysis_file_name
 from inference.overlays import saliency_map_png, saliency_overlay_png
-from inference.versions import EMBEDDER_VERSION, MODEL_VERSION
+
+if TYPE_CHECKING:
+    from inference.pipeline import PhotoAnalysis  # imports TensorFlow: only the worker loads it
 
 logger = logging.getLogger(__name__)
 
@@ -34,33 +40,90 @@ SWEEP_BATCH = 500
 
 @functools.cache
 def pipeline_get():
-    """The worker's one Pipeline, loaded on first use (TensorFlow stays out of web processes)."""
+    """The worker's one Pipeline with the configured models, loaded on first use (TensorFlow stays
+    out of web processes)."""
     from inference.pipeline import Pipeline, tensorflow_threads_set
 
+    # Hashed before the models load: a head file replaced meanwhile would store vectors under the
+    # wrong version, so refuse rather than mix two models in one index.
+    configured = configured_model_version()
     tensorflow_threads_set(settings.TF_NUM_THREADS)
-    pipeline = Pipeline(settings.MODEL_CACHE_DIR, embedding_head=settings.EMBEDDING_HEAD or None)
-    # EMBEDDER_VERSION was derived from the same setting at import; a head file replaced since would
-    # store vectors under the wrong version, so refuse rather than mix two models in one index.
-    if pipeline.embedder.version != EMBEDDER_VERSION:
+    saliency_model, vgg16_path = configured_saliency_model()
+    pipeline = Pipeline(settings.MODEL_CACHE_DIR, saliency_model=saliency_model, saliency_vgg16_path=vgg16_path,
+                        embedding_head=configured_embedding_head() or None)
+    configured_embedder = configured.split("+", 1)[1]  # "<saliency version>+<embedder version>"
+    if pipeline.embedder.version != configured_embedder:
         raise RuntimeError(
-            f"embedding head changed since start-up ({pipeline.embedder.version} != {EMBEDDER_VERSION}); restart"
+            f"embedding head changed since start-up ({pipeline.embedder.version} != {configured_embedder}); restart"
         )
     return pipeline
+
+
+class AnalysisFailed(Exception):
+    """A stored photo (or a region of one) could not be analysed; the message says why, for people."""
+
+
+@contextlib.contextmanager
+def analysis_failures(subject: str):
+    """Any error inside is the analysed photo's own failure: re-raised as AnalysisFailed with a
+    reason a person can read (and logged with its traceback when it is unexpected). Never retried:
+    a corrupt photo stays corrupt."""
+    try:
+        yield
+    except AnalysisFailed:
+        raise
+    except SoftTimeLimitExceeded:
+        raise AnalysisFailed("The analysis took too long and was stopped; try again.") from None
+    except FileNotFoundError:
+        raise AnalysisFailed("The photo's file is missing from storage.") from None
+    except Exception as exc:  # noqa: BLE001 - any decode or model error is this photo's failure
+        logger.exception("analysis of %s failed", subject)
+        raise AnalysisFailed(f"{type(exc).__name__}: {exc}") from exc
+
+
+@dataclass(frozen=True)
+class StoredPhotoAnalysis:
+    rgb: np.ndarray  # what the models read: upright, cropped to the region, long side <= WORKING_MAX_SIDE
+    result: PhotoAnalysis
+    version: str  # of the models that made it (the configured one, or the fallback that loaded)
+    timings_ms: dict[str, float]  # reading, decoding and the pipeline's steps
+
+
+def stored_photo_analyze(*, file: FieldFile, region: images.Box | None = None) -> StoredPhotoAnalysis:
+    """The one way a stored photo is analysed, for gallery photos (image_analyze) and searches
+    (search.services.similarity_query_analyze) alike: read the file through storage (never a local
+    path, so S3 works), decode it upright, crop it to ``region`` (in the upright photo's pixels) if
+    given, shrink it to WORKING_MAX_SIDE, and run the worker's pipeline.
+
+    Raises AnalysisFailed for anything wrong with this photo (missing, undecodable, a model error,
+    the task's time limit).
+    """
+    with analysis_failures(file.name):
+        pipeline = pipeline_get()
+        started = time.perf_counter()
+        with file.open("rb") as handle:
+            data = handle.read()
+        read_ms = (time.perf_counter() - started) * 1000
+        decode_start = time.perf_counter()
+        rgb = images.load_rgb(data, max_side=images.WORKING_MAX_SIDE, box=region)
+        decode_ms = (time.perf_counter() - decode_start) * 1000
+        result = pipeline.analyze(rgb)
+    return StoredPhotoAnalysis(rgb=rgb, result=result, version=pipeline.version,
+                               timings_ms={"read_ms": read_ms, "decode_ms": decode_ms, **result.timings_ms})
 
 
 def image_analyze(*, image_id: str) -> ImageAnalysis | None:
     """Analyse one photo with the worker's pipeline. Idempotent: a done analysis is kept.
 
     Results are stored under the version of the models that actually made them. That is the
-    configured MODEL_VERSION unless a configured model failed to load and the worker fell back
-    to the last good one (logged at start-up). Search ranks with the registry's active version,
-    whatever the workers build (model_version_activate switches it).
+    configured version unless a configured model failed to load and the worker fell back to the
+    last good one (logged at start-up). Search ranks with the registry's active version, whatever
+    the workers build (model_version_activate switches it).
     """
     image = Image.objects.filter(id=image_id).first()
     if image is None:
         return None  # deleted since it was queued
-    pipeline = pipeline_get()
-    version = pipeline.version
+    version = pipeline_get().version
     model_version_register(name=version)  # the admin lists every version that has results
     analysis, _ = ImageAnalysis.objects.get_or_create(image=image, model_version=version)
     if analysis.status == AnalysisStatus.DONE:
@@ -75,23 +138,14 @@ def image_analyze(*, image_id: str) -> ImageAnalysis | None:
 
     started = time.perf_counter()
     try:
-        with image.file.open("rb") as handle:
-            data = handle.read()
-        read_ms = (time.perf_counter() - started) * 1000
-        decode_start = time.perf_counter()
-        rgb = load_rgb(data, max_side=WORKING_MAX_SIDE)
-        decode_ms = (time.perf_counter() - decode_start) * 1000
-        result = pipeline.analyze(rgb)
-        map_png = saliency_map_png(result.saliency)
-        overlay_png = saliency_overlay_png(result.saliency)
-        thumbnail_jpegs = renditions.thumbnails(PIL.Image.fromarray(rgb), result.saliency)
-    except SoftTimeLimitExceeded:
-        return _analysis_fail(analysis, "Analysis took too long and was stopped; retry to try again.")
-    except FileNotFoundError:
-        return _analysis_fail(analysis, "The photo's file is missing from storage.")
-    except Exception as exc:  # noqa: BLE001 - any model or decode error is this photo's failure
-        logger.exception("analysis of %s failed", image_id)
-        return _analysis_fail(analysis, f"{type(exc).__name__}: {exc}")
+        run = stored_photo_analyze(file=image.file)
+        with analysis_failures(image_id):
+            map_png = saliency_map_png(run.result.saliency)
+            overlay_png = saliency_overlay_png(run.result.saliency)
+            thumbnail_jpegs = images.thumbnails(PIL.Image.fromarray(run.rgb), run.result.saliency)
+    except AnalysisFailed as exc:
+        return _analysis_fail(analysis, str(exc))
+    result = run.result
 
     # Files first (storage is not transactional), then every row in one transaction.
     map_name = _storage_replace(analysis_file_name(image.id, version, "saliency.png"), map_png)
@@ -101,10 +155,9 @@ def image_analyze(*, image_id: str) -> ImageAnalysis | None:
                        for name, jpeg in thumbnail_jpegs.items()}
     replaced = [getattr(image, field).name for field, name in thumbnail_names.items()
                 if getattr(image, field).name not in ("", name)]
-    working_size = (rgb.shape[1], rgb.shape[0])
-    left, top, right, bottom = scale_box(result.crop_box, working_size, (image.width, image.height))
-    timings = {"read_ms": read_ms, "decode_ms": decode_ms, **result.timings_ms,
-               "total_ms": (time.perf_counter() - started) * 1000}
+    working_size = (run.rgb.shape[1], run.rgb.shape[0])
+    left, top, right, bottom = images.scale_box(result.crop_box, working_size, (image.width, image.height))
+    timings = {**run.timings_ms, "total_ms": (time.perf_counter() - started) * 1000}
     with transaction.atomic():
         # The embedding carries copies of the photo's owner and visibility (search filters on them).
         # Locking the photo row orders this write with gallery.services.image_update: either the
@@ -130,7 +183,7 @@ def image_analyze(*, image_id: str) -> ImageAnalysis | None:
         Image.objects.filter(pk=image.pk).update(
             analysis_status=AnalysisStatus.DONE,
             analysis_error="",
-            saliency_focus=renditions.saliency_focus(result.saliency),
+            saliency_focus=images.saliency_focus(result.saliency),
             **thumbnail_names,
         )
         transaction.on_commit(lambda: [default_storage.delete(name) for name in replaced])
@@ -256,7 +309,7 @@ def analysis_sweep(*, version: str | None = None, batch: int = SWEEP_BATCH) -> d
     """
     from inference.tasks import image_analyze_task
 
-    version = version or MODEL_VERSION
+    version = version or configured_model_version()
     now = timezone.now()
     stuck_before = now - timedelta(seconds=settings.ANALYSIS_STUCK_SECONDS)
     with transaction.atomic():

@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-import logging
 from datetime import timedelta
 
-from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
 
-from gallery import renditions
 from gallery.models import AnalysisStatus, Image
 from gallery.platform.queueing import task_enqueue_on_commit
 from gallery.services import image_inspect
+from inference import images
 from search.models import SimilarityQuery
-
-logger = logging.getLogger(__name__)
 
 #: A region smaller than this (pixels a side) has too little in it to search with.
 REGION_MIN_SIDE = 16
@@ -39,7 +35,7 @@ def similarity_query_from_photo(*, owner, data: bytes, filename: str) -> Similar
 
     inspected = image_inspect(data=data, filename=filename)  # raises ImageRejected, a ValidationError
     query = SimilarityQuery(owner=owner)
-    query.file.save("query.jpg", ContentFile(renditions.display_rendition(inspected.rgb)), save=False)
+    query.file.save("query.jpg", ContentFile(images.display_rendition(inspected.rgb)), save=False)
     try:
         with transaction.atomic():
             query.save(force_insert=True)
@@ -71,35 +67,24 @@ def similarity_query_from_region(*, owner, image: Image, box: tuple[int, int, in
 
 
 def similarity_query_analyze(*, query_id: str) -> SimilarityQuery | None:
-    """Worker side: embed the query's photo (or region) with the same pipeline as the gallery."""
-    from inference.images import WORKING_MAX_SIDE, load_rgb
-    from inference.services import pipeline_get
+    """Worker side: embed the query's photo (or region) the way every gallery photo is analysed
+    (inference.services.stored_photo_analyze)."""
+    from inference.services import AnalysisFailed, stored_photo_analyze
 
     query = SimilarityQuery.objects.filter(id=query_id).select_related("source_image").first()
     if query is None or query.status == AnalysisStatus.DONE:
         return query
     SimilarityQuery.objects.filter(pk=query.pk).update(status=AnalysisStatus.RUNNING, error="")
     try:
-        pipeline = pipeline_get()
         if query.is_region:
-            with query.source_image.file.open("rb") as handle:
-                rgb = load_rgb(handle.read())
-            left, top, right, bottom = query.box
-            rgb = _limit_side(rgb[top:bottom, left:right], WORKING_MAX_SIDE)
+            run = stored_photo_analyze(file=query.source_image.file, region=query.box)
         else:
-            with query.file.open("rb") as handle:
-                rgb = load_rgb(handle.read(), max_side=WORKING_MAX_SIDE)
-        result = pipeline.analyze(rgb)
-    except SoftTimeLimitExceeded:
-        return _query_fail(query, "The search took too long and was stopped; try again.")
-    except FileNotFoundError:
-        return _query_fail(query, "The photo's file is missing from storage.")
-    except Exception as exc:  # noqa: BLE001 - any decode or model error fails this query only
-        logger.exception("similarity query %s failed", query_id)
-        return _query_fail(query, f"{type(exc).__name__}: {exc}")
+            run = stored_photo_analyze(file=query.file)
+    except AnalysisFailed as exc:
+        return _query_fail(query, str(exc))
     SimilarityQuery.objects.filter(pk=query.pk).update(
-        status=AnalysisStatus.DONE, model_version=pipeline.version, vector=result.vector,
-        whole_vector=result.whole_vector, crop_vector=result.crop_vector, finished_at=timezone.now(),
+        status=AnalysisStatus.DONE, model_version=run.version, vector=run.result.vector,
+        whole_vector=run.result.whole_vector, crop_vector=run.result.crop_vector, finished_at=timezone.now(),
     )
     query.refresh_from_db()
     return query
@@ -116,18 +101,6 @@ def similarity_queries_prune() -> int:
             storage = old[0].file.storage
             transaction.on_commit(lambda: [storage.delete(name) for name in names])
     return len(old)
-
-
-def _limit_side(rgb, max_side: int):
-    import numpy as np
-    import PIL.Image
-
-    height, width = rgb.shape[:2]
-    if max(height, width) <= max_side:
-        return np.ascontiguousarray(rgb)
-    image = PIL.Image.fromarray(np.ascontiguousarray(rgb))
-    image.thumbnail((max_side, max_side), PIL.Image.Resampling.LANCZOS)
-    return np.asarray(image)
 
 
 def _query_fail(query: SimilarityQuery, error: str) -> SimilarityQuery:

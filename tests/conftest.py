@@ -130,14 +130,14 @@ def index_photo(image, vector, *, crop_vector=None):
     of pages and queries (plumbing), never of the models themselves."""
     from gallery.models import AnalysisStatus, Image
     from inference.models import ImageAnalysis, ImageEmbedding
-    from inference.versions import MODEL_VERSION
+    from inference.configuration import configured_model_version
 
     vector = np.asarray(vector, dtype=np.float32)
     vector = vector / np.linalg.norm(vector)
     crop = vector if crop_vector is None else np.asarray(crop_vector, dtype=np.float32) / np.linalg.norm(crop_vector)
-    ImageAnalysis.objects.update_or_create(image=image, model_version=MODEL_VERSION,
+    ImageAnalysis.objects.update_or_create(image=image, model_version=configured_model_version(),
                                            defaults={"status": AnalysisStatus.DONE})
-    ImageEmbedding.objects.update_or_create(image=image, model_version=MODEL_VERSION,
+    ImageEmbedding.objects.update_or_create(image=image, model_version=configured_model_version(),
                                             defaults={"vector": vector, "whole_vector": vector, "crop_vector": crop,
                                                       "owner_id": image.owner_id, "visibility": image.visibility})
     Image.objects.filter(pk=image.pk).update(analysis_status=AnalysisStatus.DONE)

@@ -8,7 +8,7 @@ from django.db import migrations
 
 
 def backfill(apps, schema_editor):
-    from gallery import renditions
+    from inference import images as renditions  # where the rendition code lives now
     from gallery.models import rendition_name
 
     Image = apps.get_model("gallery", "Image")

@@ -94,14 +94,14 @@ def assert_each_analysed_exactly_once(image_ids, workers: Workers, timeout: floa
     """Every photo ends done, with exactly one analysis and one embedding of the active version."""
     from gallery.models import AnalysisStatus, Image
     from inference.models import ImageAnalysis, ImageEmbedding
-    from inference.versions import MODEL_VERSION
+    from inference.configuration import configured_model_version
 
     ids = {str(i) for i in image_ids}
 
     def all_done() -> bool:
         if workers.started and all(w.poll() is not None for w in workers.started):
             raise AssertionError(f"every worker has exited\n{logs(workers)}")
-        done = ImageAnalysis.objects.filter(image_id__in=ids, model_version=MODEL_VERSION,
+        done = ImageAnalysis.objects.filter(image_id__in=ids, model_version=configured_model_version(),
                                             status=AnalysisStatus.DONE).count()
         return done == len(ids)
 
@@ -111,6 +111,6 @@ def assert_each_analysed_exactly_once(image_ids, workers: Workers, timeout: floa
         states = list(ImageAnalysis.objects.filter(image_id__in=ids).values_list("status", "attempts", "error"))
         raise AssertionError(f"{exc}; analyses: {states}\n{logs(workers)}") from None
     assert Image.objects.filter(id__in=ids).count() == len(ids), "a photo was lost"
-    assert ImageAnalysis.objects.filter(image_id__in=ids, model_version=MODEL_VERSION).count() == len(ids)
-    assert ImageEmbedding.objects.filter(image_id__in=ids, model_version=MODEL_VERSION).count() == len(ids)
+    assert ImageAnalysis.objects.filter(image_id__in=ids, model_version=configured_model_version()).count() == len(ids)
+    assert ImageEmbedding.objects.filter(image_id__in=ids, model_version=configured_model_version()).count() == len(ids)
     assert set(Image.objects.filter(id__in=ids).values_list("analysis_status", flat=True)) == {AnalysisStatus.DONE}

@@ -40,6 +40,15 @@ def test_valid_upload_creates_row_and_file(make_user, django_capture_on_commit_c
     assert len(callbacks) == 1, "analysis is queued exactly once, after commit"
 
 
+def test_uploads_queue_the_workers_analysis_task_by_its_name():
+    from celery import current_app
+
+    from inference.tasks import image_analyze_task
+
+    assert services.ANALYSIS_TASK == image_analyze_task.name
+    assert current_app.amqp.router.route({}, services.ANALYSIS_TASK)["queue"].name == "inference"
+
+
 def test_exif_rotation_sets_upright_size(make_user):
     img = PIL.Image.open(io.BytesIO(photo_bytes(2, size=(400, 300))))
     exif = PIL.Image.Exif()

@@ -18,7 +18,8 @@ from gallery.models import AnalysisStatus, Image, Visibility
 from inference import selectors, services
 from inference.models import ImageAnalysis, ImageEmbedding, ModelVersion, VersionStatus
 from inference.services import ReindexScope, VersionSwitchError
-from inference.versions import EMBEDDING_DIM, MODEL_VERSION
+from inference.configuration import configured_model_version
+from inference.versions import EMBEDDING_DIM
 
 pytestmark = pytest.mark.django_db
 
@@ -132,7 +133,7 @@ def test_sweep_requeues_a_dead_workers_job_and_gives_up_after_max_attempts(make_
 
 
 def test_fresh_install_activates_its_first_version(make_user):
-    assert selectors.embedding_version_serving() == MODEL_VERSION, "nothing active yet: the configured one"
+    assert selectors.embedding_version_serving() == configured_model_version(), "nothing active yet: the configured one"
     assert services.model_version_activate_first(name=NEW)
     assert selectors.embedding_version_serving() == NEW
     assert not services.model_version_activate_first(name=OLD), "later switches are explicit"
@@ -344,7 +345,7 @@ def test_photo_list_shows_thumbnail_status_version_and_error(admin_client, make_
 
 def test_photo_reanalyse_action_marks_and_logs(admin_client, admin_user, make_user, no_broker):
     images = photo_rows(make_user(), 3)
-    analysed(images, MODEL_VERSION)
+    analysed(images, configured_model_version())
     admin_client.post("/admin/gallery/image/", {"action": "reanalyse",
                                                 "_selected_action": [str(images[0].id), str(images[1].id)]})
     assert ImageAnalysis.objects.filter(status=AnalysisStatus.PENDING, queued_at__isnull=True).count() == 2
@@ -370,7 +371,7 @@ def test_command_wait_reports_progress_and_gives_up_on_timeout(make_user, no_bro
     with pytest.raises(CommandError, match=r"0 done, 0 failed, 2 unfinished of 2 photos.*Gave up waiting"):
         call_command("reindex", "--all", "--wait", "--timeout", "0.2", "--poll", "0.1",
                      stdout=StringIO(), stderr=StringIO())
-    assert ImageAnalysis.objects.filter(model_version=MODEL_VERSION).count() == 2, "the marks stay"
+    assert ImageAnalysis.objects.filter(model_version=configured_model_version()).count() == 2, "the marks stay"
 
 
 @pytest.mark.django_db(transaction=True)

@@ -8,7 +8,8 @@ import numpy as np
 import PIL.Image
 import pytest
 
-from gallery import renditions, services
+from gallery import services
+from inference import images
 from tests.conftest import photo_bytes
 
 
@@ -30,23 +31,23 @@ def jpeg_with_exif(tags: dict | None = None, gps: dict | None = None) -> bytes:
 def test_window_follows_the_saliency_along_the_free_axis():
     saliency = np.zeros((30, 90))
     saliency[10:20, 70:85] = 1.0  # the subject sits at the right
-    left, top, right, bottom = renditions.saliency_window(saliency, 1.0, (900, 300))
+    left, top, right, bottom = images.saliency_window(saliency, 1.0, (900, 300))
     assert (top, bottom, right - left) == (0, 300, 300)
     assert left <= 700 and right >= 850  # the whole subject is inside the square
 
 
 def test_window_is_centred_without_a_map_or_with_a_flat_one():
-    assert renditions.saliency_window(None, 1.0, (400, 200)) == (100, 0, 300, 200)
-    assert renditions.saliency_window(np.ones((20, 40)), 1.0, (400, 200)) == (100, 0, 300, 200)
+    assert images.saliency_window(None, 1.0, (400, 200)) == (100, 0, 300, 200)
+    assert images.saliency_window(np.ones((20, 40)), 1.0, (400, 200)) == (100, 0, 300, 200)
     # A portrait photo in a 4:3 frame slides vertically.
-    assert renditions.saliency_window(None, 4 / 3, (300, 900)) == (0, 337, 300, 562)
+    assert images.saliency_window(None, 4 / 3, (300, 900)) == (0, 337, 300, 562)
 
 
 def test_thumbnails_have_their_spec_size_and_no_metadata():
-    rgb = renditions.upright_rgb(PIL.Image.open(io.BytesIO(jpeg_with_exif(gps={2: (51.0, 30.0, 0.0)}))))
-    for name, jpeg in renditions.thumbnails(rgb).items():
+    rgb = images.upright_rgb(PIL.Image.open(io.BytesIO(jpeg_with_exif(gps={2: (51.0, 30.0, 0.0)}))))
+    for name, jpeg in images.thumbnails(rgb).items():
         with PIL.Image.open(io.BytesIO(jpeg)) as thumb:
-            spec = renditions.THUMBNAILS[name]
+            spec = images.THUMBNAILS[name]
             assert thumb.size == (spec.width, spec.height)
             assert not thumb.getexif() and "icc_profile" not in thumb.info
 
@@ -85,7 +86,7 @@ def test_unusual_pixel_formats_become_plain_rgb(mode):
         source = PIL.Image.fromarray((np.asarray(source, dtype=np.uint16) * 257))
     else:
         source = source.convert(mode)
-    rgb = renditions.upright_rgb(source)
+    rgb = images.upright_rgb(source)
     assert rgb.mode == "RGB"
     assert 0 < np.asarray(rgb).mean() < 255
 
@@ -94,5 +95,5 @@ def test_focus_is_high_for_one_subject_and_low_for_a_flat_map():
     flat = np.ones((40, 40))
     one_subject = np.zeros((40, 40))
     one_subject[18:22, 18:22] = 1.0
-    assert renditions.saliency_focus(flat) == pytest.approx(0.125, abs=0.01)
-    assert renditions.saliency_focus(one_subject) == pytest.approx(1.0)
+    assert images.saliency_focus(flat) == pytest.approx(0.125, abs=0.01)
+    assert images.saliency_focus(one_subject) == pytest.approx(1.0)
