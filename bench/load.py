@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import contextlib
 import itertools
 import json
 import os
@@ -34,7 +35,6 @@ from collections import defaultdict
 from pathlib import Path
 
 import requests
-
 from _harness import ROOT, process_group_stop
 
 # kind -> weight in the mix
@@ -231,8 +231,8 @@ def _audit(base: str, users: list[dict], uploaded: dict[str, list[str]], timeout
     from django.db.models import Count
 
     from gallery.models import Image
-    from inference.models import ImageAnalysis, ImageEmbedding
     from inference.configuration import configured_model_version
+    from inference.models import ImageAnalysis, ImageEmbedding
 
     configured_version = configured_model_version()
 
@@ -243,10 +243,8 @@ def _audit(base: str, users: list[dict], uploaded: dict[str, list[str]], timeout
         return ImageAnalysis.objects.filter(image_id__in=ids, model_version=configured_version,
                                             status__in=["done", "failed"]).count() == len(ids)
 
-    try:
+    with contextlib.suppress(TimeoutError):  # the audit below says what did not finish
         _wait(finished, timeout, "every upload to be analysed")
-    except TimeoutError:
-        pass
     rows = set(map(str, Image.objects.filter(id__in=ids).values_list("id", flat=True)))
     per_image = (ImageAnalysis.objects.filter(image_id__in=ids, model_version=configured_version)
                  .values("image_id").annotate(n=Count("id")))

@@ -41,14 +41,15 @@ def main() -> None:
     with celery_worker(processes=1):
         gallery = [image_create(owner=owner, data=scene_photo(next(seeds), species=i % 4), filename=f"g{i}.jpg")
                    for i in range(8)]
-        wait_until(lambda: Image.objects.filter(owner=owner, analysis_status=AnalysisStatus.DONE).count() == len(gallery),
+        wait_until(lambda: Image.objects.filter(owner=owner, analysis_status=AnalysisStatus.DONE).count()
+                   == len(gallery),
                    300)
 
         def timed(make_query) -> float:
             query = make_query()
             start = time.perf_counter()
-            wait_until(lambda: SimilarityQuery.objects.filter(pk=query.pk, status__in=[AnalysisStatus.DONE,
-                                                                                      AnalysisStatus.FAILED]).exists(), 120)
+            finished = [AnalysisStatus.DONE, AnalysisStatus.FAILED]
+            wait_until(lambda: SimilarityQuery.objects.filter(pk=query.pk, status__in=finished).exists(), 120)
             elapsed = time.perf_counter() - start
             if SimilarityQuery.objects.get(pk=query.pk).status != AnalysisStatus.DONE:
                 raise SystemExit(f"query failed: {SimilarityQuery.objects.get(pk=query.pk).error}")

@@ -265,7 +265,7 @@ def load(vectors: np.ndarray, owners: np.ndarray, public: np.ndarray, model_vers
             for row, image_id in enumerate(ids):
                 varying = {"id": image_id, "owner_id": int(owners[row]) + 1, "file": f"images/{image_id.hex}.jpg",
                            "sha256": f"{row:064x}", "visibility": "public" if public[row] else "private"}
-                copy.write_row([varying.get(column, value) for column, value in zip(image_columns, fixed)])
+                copy.write_row([varying.get(column, value) for column, value in zip(image_columns, fixed, strict=True)])
         with cursor.copy(f"COPY inference_imageembedding ({', '.join(embedding_columns)}) FROM STDIN"
                          " WITH (FORMAT BINARY)") as copy:
             copy.set_types(embedding_types)
@@ -275,7 +275,8 @@ def load(vectors: np.ndarray, owners: np.ndarray, public: np.ndarray, model_vers
                 # The copies of owner and visibility the app keeps on each vector for its filter.
                 varying = {"image_id": image_id, "vector": vector, "whole_vector": vector, "crop_vector": vector,
                            "owner_id": int(owners[row]) + 1, "visibility": "public" if public[row] else "private"}
-                copy.write_row([varying.get(column, value) for column, value in zip(embedding_columns, fixed)])
+                copy.write_row([varying.get(column, value)
+                                for column, value in zip(embedding_columns, fixed, strict=True)])
     timings["copy_s"] = round(time.perf_counter() - started, 1)
     started = time.perf_counter()
     with connection.cursor() as cursor:
@@ -320,7 +321,8 @@ def latency_summary(latencies_ms: list[float]) -> dict:
 
 
 def recall(found: list[list[int]], truth: np.ndarray) -> float:
-    hits = [len(set(row[:RECALL_AT]) & set(truth_row[:RECALL_AT].tolist())) for row, truth_row in zip(found, truth)]
+    hits = [len(set(row[:RECALL_AT]) & set(truth_row[:RECALL_AT].tolist()))
+            for row, truth_row in zip(found, truth, strict=True)]
     return round(sum(hits) / (RECALL_AT * len(truth)), 4)
 
 
@@ -364,8 +366,8 @@ def measure_size(size: int, args) -> dict:
     from django.contrib.auth import get_user_model
     from pgvector.django import CosineDistance
 
-    from inference.models import ImageEmbedding
     from inference.configuration import configured_model_version
+    from inference.models import ImageEmbedding
 
     configured_version = configured_model_version()
     from search import selectors
@@ -464,7 +466,7 @@ def plot(report: dict, path: Path) -> None:
 
     sizes = report["sizes"]
     figure, axes = plt.subplots(1, len(sizes), figsize=(5.5 * len(sizes), 4.5), squeeze=False)
-    for axis, result in zip(axes[0], sizes):
+    for axis, result in zip(axes[0], sizes, strict=True):
         for engine, marker in (("pgvector_hnsw", "o"), ("faiss_hnsw", "s")):
             for name, style in (("unfiltered", "-"), ("filtered", "--")):
                 points = result[engine][name]

@@ -7,8 +7,8 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from gallery import services
-from gallery.platform import media
 from gallery.models import Image
+from gallery.platform import media
 
 # The admin is where operators steer analysis, so it reads inference's rows and calls its services
 # (the rest of gallery imports only the analysis task from inference).

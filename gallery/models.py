@@ -82,6 +82,9 @@ class Image(models.Model):
     def __str__(self) -> str:
         return self.title or f"Image {self.id}"
 
+    def get_absolute_url(self) -> str:
+        return reverse("gallery:photo", args=[self.id])
+
     @property
     def is_public(self) -> bool:
         return self.visibility == Visibility.PUBLIC
@@ -95,9 +98,6 @@ class Image(models.Model):
     @property
     def display_url(self) -> str:
         return _versioned(reverse("gallery:file", args=[self.id]), self.display.name)
-
-    def get_absolute_url(self) -> str:
-        return reverse("gallery:photo", args=[self.id])
 
 
 def _versioned(url: str, storage_name: str) -> str:
@@ -133,6 +133,9 @@ class AlbumImage(models.Model):
         ordering = ["-added"]
         constraints = [models.UniqueConstraint(fields=["album", "image"], name="album_image_unique")]
 
+    def __str__(self) -> str:
+        return f"photo {self.image_id} in album {self.album_id}"
+
 
 class ResumableUpload(AbstractUpload):
     """A tus upload in progress (gallery.api.uploads): chunks go to a temporary file until the last
@@ -152,6 +155,9 @@ class ResumableUpload(AbstractUpload):
 
     class Meta:
         indexes = [models.Index(fields=["expires"])]
+
+    def __str__(self) -> str:
+        return f"upload {self.guid} ({self.state})"
 
     def get_or_create_temporary_file(self) -> str:
         # drf-tus would use the system temp dir; keep chunks under the configured directory instead.

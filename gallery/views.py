@@ -8,7 +8,6 @@ import uuid
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
@@ -19,8 +18,8 @@ from django.views.decorators.http import require_POST
 
 from gallery import selectors, services
 from gallery.forms import AlbumForm, ImageEditForm, UploadForm
-from gallery.platform import media
 from gallery.models import AnalysisStatus, Visibility
+from gallery.platform import media
 from inference.images import THUMBNAILS, overlay_thumbnail
 from inference.models import ImageAnalysis
 from inference.selectors import image_analysis_shown, version_built_by_workers
@@ -77,7 +76,8 @@ def upload(request: HttpRequest) -> HttpResponse:
         except services.ImageRejected as exc:
             messages.error(request, f"{upload.name}: {exc.message}")
     if created:
-        messages.success(request, f"Uploaded {created} photo{'s' if created != 1 else ''}; analysis runs in the background.")
+        plural = "s" if created != 1 else ""
+        messages.success(request, f"Uploaded {created} photo{plural}; analysis runs in the background.")
     return redirect("gallery:mine")
 
 
@@ -106,7 +106,8 @@ def photo(request: HttpRequest, image_id) -> HttpResponse:
         "image": image,
         "analysis": image_analysis_shown(image_id=image.id),
         "is_owner": is_owner,
-        "edit_form": ImageEditForm(initial={"title": image.title, "visibility": image.visibility}) if is_owner else None,
+        "edit_form": (ImageEditForm(initial={"title": image.title, "visibility": image.visibility})
+                      if is_owner else None),
     }
     if is_owner:
         in_albums = selectors.album_ids_of(image=image)

@@ -14,8 +14,8 @@ from django.urls import path, reverse
 from django.views.decorators.http import require_POST
 from kombu.exceptions import OperationalError as KombuOperationalError
 
-from inference import selectors, services
 from gallery.models import AnalysisStatus
+from inference import selectors, services
 from inference.models import ImageAnalysis, ImageEmbedding, ModelVersion, VersionStatus
 from inference.services import ReindexScope, VersionSwitchError
 

@@ -12,8 +12,8 @@ from django.utils import timezone
 
 from gallery.models import AnalysisStatus, Image
 from gallery.platform.queueing import queue_lengths
-from inference.models import ImageAnalysis, ModelVersion, VersionStatus
 from inference.configuration import configured_model_version
+from inference.models import ImageAnalysis, ModelVersion, VersionStatus
 
 FINISHED = (AnalysisStatus.DONE, AnalysisStatus.FAILED)
 #: A worker that has not swept for this long no longer counts as "the workers build X".

@@ -11,17 +11,16 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+import numpy as np
+import PIL.Image
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, connection, models, transaction
 from django.db.models import F, Q
-from django.utils import timezone
-
-import numpy as np
-import PIL.Image
 from django.db.models.fields.files import FieldFile
+from django.utils import timezone
 
 from gallery.models import AnalysisStatus, Image, rendition_name
 from gallery.platform.queueing import task_enqueue_on_commit
@@ -76,7 +75,7 @@ def analysis_failures(subject: str):
         raise AnalysisFailed("The analysis took too long and was stopped; try again.") from None
     except FileNotFoundError:
         raise AnalysisFailed("The photo's file is missing from storage.") from None
-    except Exception as exc:  # noqa: BLE001 - any decode or model error is this photo's failure
+    except Exception as exc:  # any decode or model error is this photo's failure
         logger.exception("analysis of %s failed", subject)
         raise AnalysisFailed(f"{type(exc).__name__}: {exc}") from exc
 
@@ -269,7 +268,7 @@ def _sweep_kick() -> None:
 
     try:
         analysis_sweep_task.delay()
-    except Exception:  # noqa: BLE001 - the marks are committed; the beat's next sweep picks them up
+    except Exception:  # the marks are committed; the beat's next sweep picks them up
         logger.warning("could not queue a sweep now; the next scheduled sweep will", exc_info=True)
 
 

@@ -53,13 +53,14 @@ def make_user(django_user_model):
 def photo(make_user, django_capture_on_commit_callbacks):
     """Upload a generated photo through gallery.services.image_create (nothing is queued)."""
     from gallery import services
-    from gallery.models import AnalysisStatus, Visibility
+    from gallery.models import Visibility
 
     seeds = iter(range(1000, 1_000_000))
 
     def create(owner=None, visibility=Visibility.PRIVATE, title="", seed=None):
         with django_capture_on_commit_callbacks(execute=False):
-            return services.image_create(owner=owner or make_user(), data=photo_bytes(next(seeds) if seed is None else seed),
+            data = photo_bytes(next(seeds) if seed is None else seed)
+            return services.image_create(owner=owner or make_user(), data=data,
                                          filename="p.jpg", visibility=visibility, title=title)
     return create
 
@@ -129,8 +130,8 @@ def index_photo(image, vector, *, crop_vector=None):
     """Give a photo a finished analysis and an embedding without running the models: for tests
     of pages and queries (plumbing), never of the models themselves."""
     from gallery.models import AnalysisStatus, Image
-    from inference.models import ImageAnalysis, ImageEmbedding
     from inference.configuration import configured_model_version
+    from inference.models import ImageAnalysis, ImageEmbedding
 
     vector = np.asarray(vector, dtype=np.float32)
     vector = vector / np.linalg.norm(vector)

@@ -288,9 +288,9 @@ class _FileApi(APIView):
 
 def _file_schema(summary: str, content_type: str, *, owner_only: bool = False, extra=()) -> dict:
     codes = (401, 404) if owner_only else (404,)
-    return dict(tags=[TAG_PHOTOS], summary=summary, parameters=[PHOTO_ID_PARAMETER, *extra],
-                responses={(200, content_type): OpenApiResponse(OpenApiTypes.BINARY, description="The file."),
-                           **errors(*codes)})
+    return {"tags": [TAG_PHOTOS], "summary": summary, "parameters": [PHOTO_ID_PARAMETER, *extra],
+            "responses": {(200, content_type): OpenApiResponse(OpenApiTypes.BINARY, description="The file."),
+                          **errors(*codes)}}
 
 
 class PhotoOriginalApi(_FileApi):

@@ -56,5 +56,5 @@ def queue_lengths(queues: list[str]) -> tuple[dict[str, int | None], str]:
                     lengths[name] = 0  # never declared: nothing was ever queued there
     except Exception as exc:  # noqa: BLE001 - any broker failure is shown, not raised
         logger.warning("cannot read queue lengths from the broker: %s", exc)
-        return {name: None for name in queues}, f"{type(exc).__name__}: {exc}"
+        return dict.fromkeys(queues), f"{type(exc).__name__}: {exc}"
     return lengths, ""

@@ -38,8 +38,8 @@ crop of a wide photo keeps all its content.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import keras
 import numpy as np

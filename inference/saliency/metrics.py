@@ -18,6 +18,7 @@ numpy. Conventions shared by every metric:
 from __future__ import annotations
 
 import numpy as np
+
 from inference.images import resize_map
 
 #: MATLAB's ``eps``; the MIT KL code adds it to avoid log(0) and x/0.

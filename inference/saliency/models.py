@@ -149,7 +149,7 @@ def savedmodel_signature_load(path: Path):
         raise SaliencyModelError(f"no SavedModel at {path} (saved_model.pb missing)")
     try:
         loaded = tf.saved_model.load(str(path))
-    except Exception as exc:  # noqa: BLE001 - TF raises many types for a corrupt SavedModel
+    except Exception as exc:  # TF raises many types for a corrupt SavedModel
         raise SaliencyModelError(f"cannot load SavedModel {path}: {type(exc).__name__}: {exc}") from exc
     signature = loaded.signatures.get("serving_default")
     if signature is None:

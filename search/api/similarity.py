@@ -19,10 +19,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from gallery.api.photos import PhotoSummarySerializer
+from gallery.models import AnalysisStatus
 from gallery.platform.api.errors import ApiError, api_error_from_validation, errors
 from gallery.platform.api.throttles import AnonThrottle, ScopedThrottle, UserThrottle
 from gallery.platform.api.uploads import uploaded_bytes
-from gallery.models import AnalysisStatus
 from gallery.selectors import image_get_visible
 from search import selectors, services
 from search.models import SimilarityQuery

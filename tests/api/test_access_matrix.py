@@ -12,8 +12,8 @@ from django.urls import get_resolver
 
 from gallery import services
 from gallery.models import AnalysisStatus, Visibility
-from inference.models import ImageAnalysis
 from inference.configuration import configured_model_version
+from inference.models import ImageAnalysis
 from tests.conftest import photo_bytes
 
 pytestmark = pytest.mark.django_db

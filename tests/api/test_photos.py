@@ -8,8 +8,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from gallery.models import AnalysisStatus, Image, Visibility
-from inference.models import ImageAnalysis
 from inference.configuration import configured_model_version
+from inference.models import ImageAnalysis
 from tests.api.conftest import assert_error
 from tests.conftest import photo_bytes
 
@@ -134,7 +134,8 @@ def test_an_album_of_someone_else_filters_to_nothing(client_for, owner, stranger
 
 def _analysed(image: Image) -> ImageAnalysis:
     Image.objects.filter(id=image.id).update(analysis_status=AnalysisStatus.DONE)
-    return ImageAnalysis.objects.create(image=image, model_version=configured_model_version(), status=AnalysisStatus.DONE,
+    return ImageAnalysis.objects.create(image=image, model_version=configured_model_version(),
+                                        status=AnalysisStatus.DONE,
                                         crop_left=10, crop_top=20, crop_right=200, crop_bottom=180,
                                         overlay="analysis/overlay.png", saliency_map="analysis/map.png")
 

@@ -49,7 +49,7 @@ def api_schema(db):
 @pytest.fixture
 def auth_headers(make_user, make_photo, client_for, settings):
     # Generated requests are many; the throttles are tested elsewhere (and 429 is in the schema).
-    settings.API_THROTTLE_RATES = {scope: "100000/minute" for scope in settings.API_THROTTLE_RATES}
+    settings.API_THROTTLE_RATES = dict.fromkeys(settings.API_THROTTLE_RATES, "100000/minute")
     me, other = make_user("fuzzer"), make_user("other")
     for visibility in (Visibility.PUBLIC, Visibility.PRIVATE):
         make_photo(me, visibility=visibility)

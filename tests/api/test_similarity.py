@@ -12,8 +12,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
 from gallery.models import AnalysisStatus, Image, Visibility
-from inference.models import ImageAnalysis, ImageEmbedding
 from inference.configuration import configured_model_version
+from inference.models import ImageAnalysis, ImageEmbedding
 from inference.versions import EMBEDDING_DIM
 from search.models import SimilarityQuery
 from tests.api.conftest import assert_error
@@ -32,7 +32,8 @@ BASE = unit(np.ones(EMBEDDING_DIM))
 def index(image: Image, vector: np.ndarray, crop_vector: np.ndarray | None = None) -> Image:
     Image.objects.filter(id=image.id).update(analysis_status=AnalysisStatus.DONE)
     ImageAnalysis.objects.create(image=image, model_version=configured_model_version(), status=AnalysisStatus.DONE)
-    ImageEmbedding.objects.create(image=image, model_version=configured_model_version(), vector=vector, whole_vector=vector,
+    ImageEmbedding.objects.create(image=image, model_version=configured_model_version(), vector=vector,
+                                  whole_vector=vector,
                                   crop_vector=vector if crop_vector is None else crop_vector,
                                   owner_id=image.owner_id, visibility=image.visibility)
     return image
@@ -101,7 +102,8 @@ def test_search_with_a_new_photo_is_202_then_pending_then_results(client_for, ow
     assert client.get(search["url"]).json()["status"] == "pending"
     # What the worker writes when it is done (search.services.similarity_query_analyze).
     SimilarityQuery.objects.filter(id=search["id"]).update(
-        status=AnalysisStatus.DONE, model_version=configured_model_version(), vector=BASE, whole_vector=BASE, crop_vector=BASE,
+        status=AnalysisStatus.DONE, model_version=configured_model_version(), vector=BASE, whole_vector=BASE,
+        crop_vector=BASE,
         finished_at=timezone.now())
     done = client.get(f"{search['url']}?limit=2").json()
     assert done["status"] == "done" and len(done["results"]) == 2 and done["has_more"]
@@ -163,7 +165,8 @@ def test_similar_and_search_result_pages_cost_the_same_queries_whatever_their_si
                                                    "box": {"left": 0, "top": 0, "right": 100, "bottom": 80}},
                              format="json").json()
     SimilarityQuery.objects.filter(id=search["id"]).update(
-        status=AnalysisStatus.DONE, model_version=configured_model_version(), vector=BASE, whole_vector=BASE, crop_vector=BASE)
+        status=AnalysisStatus.DONE, model_version=configured_model_version(), vector=BASE, whole_vector=BASE,
+        crop_vector=BASE)
     # similar: knox (2), the photo, the serving version (1), its vectors, then the pgvector search
     # in a transaction (savepoint, 2 SET LOCAL, the query, release) and the page's overlays.
     # A search: knox (2), the search, then the same pgvector search and overlays.

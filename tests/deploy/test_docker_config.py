@@ -37,7 +37,7 @@ def dockerfile_stages() -> dict[str, str]:
     """Build stage name -> its text."""
     text = (DOCKER / "Dockerfile").read_text()
     parts = re.split(r"^FROM\s+\S+\s+AS\s+(\S+)\s*$", text, flags=re.MULTILINE | re.IGNORECASE)
-    return dict(zip(parts[1::2], parts[2::2]))
+    return dict(zip(parts[1::2], parts[2::2], strict=True))
 
 
 def settings_variables() -> set[str]:

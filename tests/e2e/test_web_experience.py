@@ -46,7 +46,8 @@ def sign_up(page, base_url: str, username: str) -> None:
 def assert_images_have_alt_text(page) -> None:
     missing = page.eval_on_selector_all("img", "imgs => imgs.filter(i => !i.hasAttribute('alt')).map(i => i.src)")
     assert missing == [], missing
-    unlabeled = page.eval_on_selector_all("img:not(.overlay)", "imgs => imgs.filter(i => !i.alt.trim()).map(i => i.src)")
+    unlabeled = page.eval_on_selector_all("img:not(.overlay)",
+                                          "imgs => imgs.filter(i => !i.alt.trim()).map(i => i.src)")
     assert unlabeled == [], unlabeled  # only heat maps laid over a described photo may have alt=""
 
 
@@ -146,7 +147,8 @@ def test_a_new_user_walks_through_the_gallery(celery_worker_process, live_server
     page.mouse.down()
     page.mouse.move(box["x"] + box["width"] * 0.7, box["y"] + box["height"] * 0.8, steps=5)
     page.mouse.up()
-    assert int(page.input_value("#region-form input[name=right]")) > int(page.input_value("#region-form input[name=left]"))
+    left, right = (int(page.input_value(f"#region-form input[name={side}]")) for side in ("left", "right"))
+    assert right > left
     page.click("#region-submit")
     page.wait_for_url("**/search/*/")
     page.wait_for_selector(".similar-grid .similar-tile", timeout=60_000)

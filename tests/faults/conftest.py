@@ -3,6 +3,7 @@ media, started and killed at will; and the checks every fault test ends with."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -63,14 +64,10 @@ class Workers:
         for worker in self.started:
             if worker.poll() is None:
                 os.killpg(worker.pid, signal.SIGTERM)
-                try:
+                with contextlib.suppress(subprocess.TimeoutExpired):
                     worker.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    pass
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(worker.pid, signal.SIGKILL)  # a pool child can outlive its parent
-            except ProcessLookupError:
-                pass
             worker.wait()
 
 
@@ -93,8 +90,8 @@ def logs(workers: Workers) -> str:
 def assert_each_analysed_exactly_once(image_ids, workers: Workers, timeout: float = 300) -> None:
     """Every photo ends done, with exactly one analysis and one embedding of the active version."""
     from gallery.models import AnalysisStatus, Image
-    from inference.models import ImageAnalysis, ImageEmbedding
     from inference.configuration import configured_model_version
+    from inference.models import ImageAnalysis, ImageEmbedding
 
     ids = {str(i) for i in image_ids}
 

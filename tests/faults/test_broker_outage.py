@@ -13,8 +13,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from knox.models import AuthToken
 
-from gallery.platform import embedded
 from gallery.models import AnalysisStatus
+from gallery.platform import embedded
 from search.models import SimilarityQuery
 from search.services import BROKER_DOWN
 from tests.conftest import photo_bytes, wait_for

@@ -88,7 +88,8 @@ def test_pages_are_paged(client, make_user, photo, settings):
     assert not {i.id for i in first.object_list} & {i.id for i in second.object_list}
 
 
-def test_script_upload_answers_json_and_a_duplicate_links_to_the_photo(client, make_user, django_capture_on_commit_callbacks):
+def test_script_upload_answers_json_and_a_duplicate_links_to_the_photo(client, make_user,
+                                                                        django_capture_on_commit_callbacks):
     client.force_login(make_user())
     data = photo_bytes(5)
     with django_capture_on_commit_callbacks(execute=False):
@@ -110,7 +111,8 @@ def test_form_upload_of_a_duplicate_says_so_with_a_link(client, make_user, photo
     client.force_login(owner)
     existing = photo(owner=owner, title="sunset")
     data = existing.file.open("rb").read()
-    response = client.post("/upload/", {"files": [SimpleUploadedFile("again.jpg", data, "image/jpeg")], "visibility": "private"}, follow=True)
+    response = client.post("/upload/", {"files": [SimpleUploadedFile("again.jpg", data, "image/jpeg")],
+                                        "visibility": "private"}, follow=True)
     html = response.content.decode()
     assert "already in your gallery" in html and f'href="/photos/{existing.id}/"' in html
     assert Image.objects.filter(owner=owner).count() == 1
@@ -183,7 +185,8 @@ def test_another_user_never_gets_a_private_photos_thumbnail_overlay_or_display_c
     for name in ("square", "wide"):
         assert client.get(f"/photos/{private.id}/thumbnail/{name}.jpg").status_code == 404
     for url in (f"/photos/{private.id}/file", f"/photos/{private.id}/original", f"/photos/{private.id}/overlay.png",
-                f"/photos/{private.id}/overlay.png?fit=square", f"/photos/{private.id}/", f"/photos/{private.id}/similar"):
+                f"/photos/{private.id}/overlay.png?fit=square", f"/photos/{private.id}/",
+                f"/photos/{private.id}/similar"):
         assert client.get(url).status_code == 404, url
     client.logout()
     assert client.get(f"/photos/{private.id}/thumbnail/square.jpg").status_code == 404

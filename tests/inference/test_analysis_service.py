@@ -12,10 +12,10 @@ from django.utils import timezone
 from gallery import services as gallery_services
 from gallery.models import AnalysisStatus, Image
 from inference import services
+from inference.configuration import configured_model_version
 from inference.models import ImageAnalysis, ImageEmbedding, ModelVersion
 from inference.overlays import saliency_from_png
 from inference.selectors import embedding_version_serving, image_analysis_shown
-from inference.configuration import configured_model_version
 from inference.versions import EMBEDDING_DIM
 from tests.conftest import photo_bytes
 
@@ -104,7 +104,8 @@ def test_new_version_builds_in_the_background_and_serves_once_activated(uploaded
     first, second = uploaded(30), uploaded(31)
     for image in (first, second):
         services.image_analyze(image_id=str(image.id))
-    assert embedding_version_serving() == configured_model_version(), "a fresh install activates its first version itself"
+    assert embedding_version_serving() == configured_model_version(), (
+        "a fresh install activates its first version itself")
     # Pretend those vectors were made by an older model: the configured version now has none.
     ImageAnalysis.objects.update(model_version="old-model")
     ImageEmbedding.objects.update(model_version="old-model")

@@ -16,9 +16,9 @@ from django.utils import timezone
 
 from gallery.models import AnalysisStatus, Image, Visibility
 from inference import selectors, services
+from inference.configuration import configured_model_version
 from inference.models import ImageAnalysis, ImageEmbedding, ModelVersion, VersionStatus
 from inference.services import ReindexScope, VersionSwitchError
-from inference.configuration import configured_model_version
 from inference.versions import EMBEDDING_DIM
 
 pytestmark = pytest.mark.django_db

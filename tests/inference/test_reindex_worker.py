@@ -14,10 +14,10 @@ from django.core.management import call_command
 from django.db.models import Count
 
 from gallery import services as gallery_services
-from inference import selectors, services
 from gallery.models import AnalysisStatus
-from inference.models import ImageAnalysis, ImageEmbedding
+from inference import selectors, services
 from inference.configuration import configured_model_version
+from inference.models import ImageAnalysis, ImageEmbedding
 from tests.conftest import ROOT, database_url_for_tests, photo_bytes, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -86,7 +86,8 @@ def test_reindex_command_runs_through_the_sweep_on_a_real_worker(workers, make_u
                  stdout=out, stderr=err)
     assert f"{configured_model_version()}: 4 done, 0 failed, 0 unfinished of 4 photos" in out.getvalue()
     assert "photo/s" in err.getvalue() or "4/4" in err.getvalue(), "the progress bar was drawn"
-    assert ImageAnalysis.objects.filter(model_version=configured_model_version(), status=AnalysisStatus.DONE).count() == 4
+    done = ImageAnalysis.objects.filter(model_version=configured_model_version(), status=AnalysisStatus.DONE)
+    assert done.count() == 4
     assert ImageEmbedding.objects.filter(model_version=configured_model_version()).count() == len(images)
     assert selectors.embedding_version_serving() == configured_model_version(), "a fresh install activates by itself"
     assert selectors.version_built_by_workers() == configured_model_version(), "the worker's sweep recorded its version"

@@ -12,7 +12,6 @@ from gallery import services
 from inference import images
 from tests.conftest import photo_bytes
 
-
 GPS_IFD = 0x8825
 
 
@@ -83,7 +82,7 @@ def test_display_copy_is_bounded_and_upright(make_user, django_capture_on_commit
 def test_unusual_pixel_formats_become_plain_rgb(mode):
     source = PIL.Image.open(io.BytesIO(photo_bytes(3, fmt="PNG"))).convert("L")
     if mode == "I;16":
-        source = PIL.Image.fromarray((np.asarray(source, dtype=np.uint16) * 257))
+        source = PIL.Image.fromarray(np.asarray(source, dtype=np.uint16) * 257)
     else:
         source = source.convert(mode)
     rgb = images.upright_rgb(source)

@@ -5,10 +5,10 @@ import PIL.Image
 import pytest
 from django.core.management import CommandError, call_command
 
+from inference.configuration import configured_model_version
 from inference.saliency.data import DatasetError, dataset_samples, split_samples
 from inference.saliency.evaluation import evaluate_saliency
 from inference.saliency.metrics import centre_bias_map
-from inference.configuration import configured_model_version
 from inference.versions import SALIENCY_VERSIONS
 
 

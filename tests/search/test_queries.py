@@ -70,7 +70,8 @@ def test_region_results_leave_out_the_source_and_private_photos(make_user, photo
     query = services.similarity_query_from_region(owner=alice, image=source, box=(0, 0, 100, 100))
     SimilarityQuery.objects.filter(pk=query.pk).update(
         status=AnalysisStatus.DONE, model_version=source.embeddings.get().model_version,
-        vector=base / np.linalg.norm(base), whole_vector=base / np.linalg.norm(base), crop_vector=base / np.linalg.norm(base))
+        vector=base / np.linalg.norm(base), whole_vector=base / np.linalg.norm(base),
+        crop_vector=base / np.linalg.norm(base))
     query.refresh_from_db()
     page = query_similar_page(viewer=alice, query=query)
     assert [r.image.id for r in page.results] == [public.id]
@@ -91,7 +92,8 @@ def test_old_queries_and_their_files_are_pruned(make_user, django_capture_on_com
     with django_capture_on_commit_callbacks(execute=False):
         old = services.similarity_query_from_photo(owner=owner, data=photo_bytes(1), filename="a.jpg")
         fresh = services.similarity_query_from_photo(owner=owner, data=photo_bytes(2), filename="b.jpg")
-    SimilarityQuery.objects.filter(pk=old.pk).update(created=timezone.now() - timedelta(hours=settings.QUERY_KEEP_HOURS + 1))
+    too_old = timezone.now() - timedelta(hours=settings.QUERY_KEEP_HOURS + 1)
+    SimilarityQuery.objects.filter(pk=old.pk).update(created=too_old)
     storage = old.file.storage
     with django_capture_on_commit_callbacks(execute=True):
         assert services.similarity_queries_prune() == 1

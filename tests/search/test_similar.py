@@ -8,8 +8,8 @@ from django.contrib.auth.models import AnonymousUser
 from django.db import connection, transaction
 
 from gallery.models import AnalysisStatus, Image, Visibility
-from inference.models import ImageAnalysis, ImageEmbedding
 from inference.configuration import configured_model_version
+from inference.models import ImageAnalysis, ImageEmbedding
 from inference.versions import EMBEDDING_DIM
 from search.selectors import (
     HNSW_EF_SEARCH,
@@ -81,7 +81,7 @@ def test_similar_query_uses_the_hnsw_index(make_user):
     ImageEmbedding.objects.bulk_create([
         ImageEmbedding(image=image, model_version=configured_model_version(), vector=v, whole_vector=v, crop_vector=v,
                        owner_id=image.owner_id, visibility=image.visibility)
-        for image, v in zip(images, vectors)
+        for image, v in zip(images, vectors, strict=True)
     ])
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE gallery_image; ANALYZE inference_imageembedding")
@@ -120,7 +120,7 @@ def test_filtered_query_stays_on_the_index_and_fills_the_page_when_little_is_vis
     ImageEmbedding.objects.bulk_create([
         ImageEmbedding(image=image, model_version=configured_model_version(), vector=v, whole_vector=v, crop_vector=v,
                        owner_id=image.owner_id, visibility=image.visibility)
-        for image, v in zip(images, vectors)
+        for image, v in zip(images, vectors, strict=True)
     ])
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE gallery_image; ANALYZE inference_imageembedding")
@@ -130,7 +130,8 @@ def test_filtered_query_stays_on_the_index_and_fills_the_page_when_little_is_vis
     hits = 0
     sources = np.flatnonzero(owned)[:5]
     for source in sources:
-        queryset = image_similar_queryset(viewer=viewer, vector=vectors[source], model_version=configured_model_version(),
+        queryset = image_similar_queryset(viewer=viewer, vector=vectors[source],
+                                          model_version=configured_model_version(),
                                           exclude_image_id=images[source].id, limit=25)
         with transaction.atomic():
             with connection.cursor() as cursor:

@@ -19,8 +19,8 @@ from django.test import Client
 from rest_framework.test import APIClient
 
 from gallery import services
-from gallery.platform import media
 from gallery.models import Visibility
+from gallery.platform import media
 from tests.conftest import ROOT
 from tests.security.hostile_files import (
     GPS_LATITUDE,
@@ -74,7 +74,8 @@ def test_gps_coordinates_reach_nobody_but_the_owner(make_user, django_capture_on
     seen = Client()
     seen.force_login(stranger)
     served = [b"".join(seen.get(url).streaming_content) for url in (
-        f"/photos/{photo.id}/file", f"/photos/{photo.id}/thumbnail/square.jpg", f"/photos/{photo.id}/thumbnail/wide.jpg",
+        f"/photos/{photo.id}/file", f"/photos/{photo.id}/thumbnail/square.jpg",
+        f"/photos/{photo.id}/thumbnail/wide.jpg",
         f"/api/v1/photos/{photo.id}/display/", f"/api/v1/photos/{photo.id}/thumbnails/square/")]
     for body in served:
         with PIL.Image.open(io.BytesIO(body)) as image:

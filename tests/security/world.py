@@ -22,9 +22,9 @@ from rest_framework.test import APIClient
 
 from gallery import services
 from gallery.models import Album, AnalysisStatus, Image, Visibility
-from inference.models import ImageAnalysis, ImageEmbedding, analysis_file_name
 from inference import services as inference_services
 from inference.configuration import configured_model_version
+from inference.models import ImageAnalysis, ImageEmbedding, analysis_file_name
 from search import services as search_services
 from search.models import SimilarityQuery
 from tests.conftest import photo_bytes

@@ -272,7 +272,10 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_THROTTLE_CLASSES": ["gallery.platform.api.throttles.AnonThrottle", "gallery.platform.api.throttles.UserThrottle"],
+    "DEFAULT_THROTTLE_CLASSES": [
+        "gallery.platform.api.throttles.AnonThrottle",
+        "gallery.platform.api.throttles.UserThrottle",
+    ],
     "EXCEPTION_HANDLER": "gallery.platform.api.errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "gallery.platform.api.schema.AutoSchema",
     # Anonymous clients are throttled by address. DRF's default (None) would trust any

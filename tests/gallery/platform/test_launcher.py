@@ -51,7 +51,7 @@ def test_ctrl_c_stops_everything_and_restart_keeps_data(tmp_path):
         wait_for(site_up, timeout=120, interval=0.5, message="the site to answer")
         # A management command run meanwhile attaches to the running database.
         manage(var_dir, "shell", "-c", "from django.contrib.auth.models import User; User.objects.create_user('kept')")
-        started = [p for p in psutil.Process(launcher.pid).children(recursive=True)]
+        started = psutil.Process(launcher.pid).children(recursive=True)
         postgres_pid = int((var_dir / "pg" / "postmaster.pid").read_text().split()[0])
         redis_pid = int((var_dir / "redis" / "redis.pid").read_text())
         assert {"postgres", "redis-server"} <= {psutil.Process(postgres_pid).name(), psutil.Process(redis_pid).name()}
@@ -60,8 +60,10 @@ def test_ctrl_c_stops_everything_and_restart_keeps_data(tmp_path):
         os.killpg(launcher.pid, signal.SIGINT)  # what the terminal sends on Ctrl-C
         output = launcher.communicate(timeout=60)[0]
     assert launcher.returncode == 0, output[-3000:]
-    gone = lambda: not any(psutil.pid_exists(p.pid) and psutil.Process(p.pid).status() != psutil.STATUS_ZOMBIE
-                           for p in started) and not _alive(postgres_pid) and not _alive(redis_pid)
+    def gone() -> bool:
+        return (not any(psutil.pid_exists(p.pid) and psutil.Process(p.pid).status() != psutil.STATUS_ZOMBIE
+                        for p in started) and not _alive(postgres_pid) and not _alive(redis_pid))
+
     wait_for(gone, timeout=20, message="every started process to exit")
 
     # Started again (here by a command, which starts and then stops the embedded servers itself).
@@ -81,7 +83,8 @@ def _alive(pid: int) -> bool:
 def test_configured_servers_start_no_embedded_ones(tmp_path):
     env = {**child_env(tmp_path / "var"), "DATABASE_URL": "postgresql://someone@db.invalid:5432/gallery",
            "CELERY_BROKER_URL": "redis://broker.invalid:6379/0"}
-    script = "from django.conf import settings; print(settings.DATABASES['default']['HOST'], settings.CELERY_BROKER_URL)"
+    script = ("from django.conf import settings; "
+              "print(settings.DATABASES['default']['HOST'], settings.CELERY_BROKER_URL)")
     started = time.monotonic()
     result = subprocess.run([sys.executable, "-c", f"import django; django.setup(); {script}"], cwd=ROOT, env=env,
                             capture_output=True, text=True, timeout=60)
@@ -95,7 +98,8 @@ def test_a_killed_command_does_not_keep_the_servers_forever(tmp_path):
     """A holder killed before its exit handlers ran is forgotten by the next one, which then
     stops the servers when it is the last to leave."""
     var_dir = tmp_path / "var"
-    stuck = subprocess.Popen([sys.executable, "manage.py", "shell", "--no-imports", "-c", "import time; print('up', flush=True); time.sleep(120)"],
+    sleep = "import time; print('up', flush=True); time.sleep(120)"
+    stuck = subprocess.Popen([sys.executable, "manage.py", "shell", "--no-imports", "-c", sleep],
                              cwd=ROOT, env=child_env(var_dir), stdout=subprocess.PIPE, text=True)
     assert "up" in stuck.stdout.readline()
     postgres_pid = int((var_dir / "pg" / "postmaster.pid").read_text().split()[0])

@@ -3,6 +3,7 @@ worker with beat, and the web server. Ctrl-C stops every process this started.""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -44,7 +45,8 @@ class Command(BaseCommand):
         # Each child leads its own process group, so shutdown reaches its children (the Celery
         # pool, gunicorn workers) and the terminal's Ctrl-C reaches only this process.
         children = {name: subprocess.Popen(cmd, env=env, start_new_session=True) for name, cmd in commands.items()}
-        self.stdout.write(self.style.SUCCESS(f"Saliency Gallery is running at http://{host}:{port}/  (Ctrl-C stops it)"))
+        running = f"Saliency Gallery is running at http://{host}:{port}/  (Ctrl-C stops it)"
+        self.stdout.write(self.style.SUCCESS(running))
 
         stopping = False
 
@@ -81,7 +83,5 @@ class Command(BaseCommand):
 
 
 def _signal_group(child: subprocess.Popen, sig: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):  # the group has already gone
         os.killpg(child.pid, sig)
-    except ProcessLookupError:
-        pass
