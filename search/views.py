@@ -11,7 +11,7 @@ from django.views.decorators.http import require_POST
 
 from gallery import media
 from gallery.forms import ImageEditForm
-from gallery.renditions import THUMBNAILS, overlay_thumbnail
+from gallery.renditions import THUMBNAILS
 from gallery.selectors import album_choices, album_ids_of, image_get_visible
 from gallery.services import ImageRejected
 from inference.selectors import image_analysis_latest
@@ -83,14 +83,8 @@ def overlay(request: HttpRequest, image_id) -> HttpResponse:
     analysis = image_analysis_latest(image_id=image.id)
     if analysis is None or not analysis.overlay:
         raise Http404("This photo has no saliency overlay yet.")
-    fit = request.GET.get("fit", "")
-    if fit in THUMBNAILS and analysis.saliency_map:
-        with analysis.overlay.open("rb") as overlay_file, analysis.saliency_map.open("rb") as map_file:
-            body = overlay_thumbnail(overlay_file.read(), map_file.read(), THUMBNAILS[fit])
-        response = HttpResponse(body, content_type="image/png")
-        response["Cache-Control"] = "private, max-age=300"
-        return response
-    return media.file_response(analysis.overlay, content_type="image/png", cache_control="private, max-age=300")
+    return media.overlay_response(analysis, spec=THUMBNAILS.get(request.GET.get("fit", "")),
+                                  cache_control="private, max-age=300")
 
 
 # --- searches with a new photo or a region ----------------------------------------------------
