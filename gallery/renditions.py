@@ -23,6 +23,8 @@ from inference.overlays import saliency_from_png, saliency_overlay_png
 
 DISPLAY_MAX_SIDE = 2048
 JPEG_QUALITY = 86
+#: A whole-photo heat map is drawn at least this large (pages show a 320-px photo up to 800 px wide).
+OVERLAY_MIN_SIDE = 800
 
 
 @dataclass(frozen=True)
@@ -128,9 +130,14 @@ def overlay_rendition(saliency_png: bytes, spec: ThumbnailSpec | None = None) ->
     the tile's CSS size.
     """
     saliency = saliency_from_png(saliency_png)
-    if spec is None:
-        return saliency_overlay_png(saliency)
     height, width = saliency.shape
+    if spec is None:
+        if max(height, width) < OVERLAY_MIN_SIDE:
+            # A small photo's map, so that its outline stays sharp where the page scales it up.
+            scale = OVERLAY_MIN_SIDE / max(height, width)
+            size = (max(1, round(width * scale)), max(1, round(height * scale)))
+            saliency = np.asarray(PIL.Image.fromarray(saliency, mode="F").resize(size, PIL.Image.Resampling.BILINEAR))
+        return saliency_overlay_png(saliency)
     left, top, right, bottom = saliency_window(saliency, spec.aspect, (width, height))
     # Crop and resize the map, then colour it: the outline is drawn at the tile's own pixels.
     window = PIL.Image.fromarray(saliency[top:bottom, left:right], mode="F")

@@ -111,15 +111,21 @@ def _rgba(png: bytes) -> np.ndarray:
 
 
 def test_overlay_rendition_is_the_map_in_the_current_look_whole_or_fitted_to_a_thumbnail():
-    from inference.overlays import saliency_from_png, saliency_overlay_png
+    from inference.overlays import MAX_ALPHA, saliency_from_png, saliency_overlay_png
 
+    peak = (252, 255, 164, MAX_ALPHA)  # the heat map's colour at saliency 1
+
+    big_map_png = _blob_map_png(1024, 768, centre=(700, 300))
+    assert renditions.overlay_rendition(big_map_png) == saliency_overlay_png(saliency_from_png(big_map_png))
     map_png = _blob_map_png()
-    whole = renditions.overlay_rendition(map_png)
-    assert whole == saliency_overlay_png(saliency_from_png(map_png))
+    whole = _rgba(renditions.overlay_rendition(map_png))
+    assert whole.shape == (600, 800, 4)  # a small photo's map is drawn at the size pages show it
+    peak_rows, peak_cols = np.nonzero((whole == peak).all(axis=-1))
+    assert abs(peak_rows.mean() - 300) < 2 and abs(peak_cols.mean() - 600) < 2  # (120, 240) x 2.5
     square = _rgba(renditions.overlay_rendition(map_png, renditions.THUMBNAILS["square"]))
     assert square.shape == (200, 200, 4)
     # The square window slides right to the subject, as the photo's square thumbnail does
     # (80..320 of 320 px): the peak at x = 240 lands at (240 - 80) / 240 of the tile.
-    peak_x = np.unravel_index(np.argmax(square[..., 3]), square.shape[:2])[1]
+    peak_x = np.nonzero((square == peak).all(axis=-1))[1].mean()
     assert abs(peak_x - 200 * (240 - 80) / 240) <= 2
     assert square[:, :20, 3].max() == 0  # the far left, where nobody looks, stays clear

@@ -53,5 +53,5 @@ def test_page_and_api_overlays_follow_the_stored_map_not_the_stored_overlay(clie
     assert api.status_code == 200 and api["Content-Type"] == "image/png"
     assert api.content == expected[""]
     rgba = _png_rgba(api.content)
-    assert rgba.shape == (240, 320, 4)
-    assert rgba[120, 100, 3] > 200 and rgba[10, 300, 3] == 0  # opaque at the subject, clear far away
+    assert rgba.shape == (600, 800, 4)  # drawn at the size the page shows a 320-px photo
+    assert rgba[300, 250, 3] > 200 and rgba[25, 750, 3] == 0  # opaque at the subject, clear far away
