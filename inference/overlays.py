@@ -18,6 +18,7 @@ peaks at 1. The look:
 from __future__ import annotations
 
 import functools
+import hashlib
 import io
 
 import numpy as np
@@ -113,6 +114,14 @@ def _palette() -> np.ndarray:
     table = np.rint(table).astype(np.uint8)
     table.setflags(write=False)
     return table
+
+
+@functools.cache
+def overlay_look() -> str:
+    """A short name for the current look (every colour and opacity, and the outline's geometry).
+    Heat-map URLs carry it, so a browser that keeps one for a day never keeps an old look."""
+    geometry = repr((OUTLINE_LEVEL, OUTLINE_WIDTH, _NEAR_LEVEL)).encode()
+    return hashlib.sha1(_palette().tobytes() + geometry).hexdigest()[:8]
 
 
 def _heat_indices(sal: np.ndarray) -> np.ndarray:

@@ -17,7 +17,7 @@ from gallery.services import ImageRejected
 from inference.selectors import image_analysis_latest
 from search import services
 from search.forms import PhotoSearchForm, RegionSearchForm
-from search.selectors import image_similar_page, query_similar_page, similarity_query_get
+from search.selectors import image_similar_page, overlay_page_url, query_similar_page, similarity_query_get
 
 SIMILAR_PAGE_SIZE = 24
 
@@ -43,6 +43,7 @@ def photo(request: HttpRequest, image_id) -> HttpResponse:
     context = {
         "image": image,
         "analysis": analysis,
+        "overlay_url": overlay_page_url(analysis) if analysis and analysis.overlay else None,
         "similar": image_similar_page(viewer=request.user, image=image, limit=SIMILAR_PAGE_SIZE),
         "is_owner": is_owner,
         "edit_form": ImageEditForm(initial={"title": image.title, "visibility": image.visibility}) if is_owner else None,
@@ -83,8 +84,10 @@ def overlay(request: HttpRequest, image_id) -> HttpResponse:
     analysis = image_analysis_latest(image_id=image.id)
     if analysis is None or not analysis.overlay:
         raise Http404("This photo has no saliency overlay yet.")
+    # The pages' URLs are versioned (search.selectors.overlay_page_url); others may change.
+    max_age = 86400 if "v" in request.GET else 300
     return media.overlay_response(analysis, spec=THUMBNAILS.get(request.GET.get("fit", "")),
-                                  cache_control="private, max-age=300")
+                                  cache_control=f"private, max-age={max_age}")
 
 
 # --- searches with a new photo or a region ----------------------------------------------------

@@ -156,3 +156,21 @@ def test_legend_runs_from_transparent_to_the_peak_colour() -> None:
     assert legend[0, 0, 3] == 0 and tuple(legend[0, -1]) == (252, 255, 164, MAX_ALPHA)
     assert (np.diff(legend[0, :, 3]) >= 0).all()
     np.testing.assert_array_equal(legend, saliency_overlay_rgba(np.tile(np.linspace(0, 1, 160), (12, 1))))
+
+
+def test_the_look_has_a_name_that_changes_with_any_colour(monkeypatch) -> None:
+    from inference import overlays
+
+    def fresh_look() -> str:
+        overlays._palette.cache_clear()
+        overlays.overlay_look.cache_clear()
+        return overlays.overlay_look()
+
+    before = fresh_look()
+    assert len(before) == 8 and overlays.overlay_look() == before
+    try:
+        monkeypatch.setattr(overlays, "MAX_ALPHA", overlays.MAX_ALPHA - 1)
+        assert fresh_look() != before
+    finally:
+        monkeypatch.undo()
+        assert fresh_look() == before

@@ -4,6 +4,7 @@ of look show the new look through every URL without a re-analysis."""
 from __future__ import annotations
 
 import io
+import re
 
 import numpy as np
 import PIL.Image
@@ -55,3 +56,28 @@ def test_page_and_api_overlays_follow_the_stored_map_not_the_stored_overlay(clie
     rgba = _png_rgba(api.content)
     assert rgba.shape == (600, 800, 4)  # drawn at the size the page shows a 320-px photo
     assert rgba[300, 250, 3] > 200 and rgba[25, 750, 3] == 0  # opaque at the subject, clear far away
+
+
+def test_pages_link_heat_maps_by_map_and_look_so_browsers_may_keep_them(client, make_user, photo):
+    """Heat maps are on by default on every result tile and drawn per request: the pages' URLs
+    name the stored map and the look, so a browser keeps each for a day and a new map or a new
+    look is a new URL."""
+    owner = make_user()
+    image = index_photo(photo(owner=owner, visibility=Visibility.PUBLIC), np.ones(EMBEDDING_DIM))
+    other = index_photo(photo(owner=owner, visibility=Visibility.PUBLIC), np.ones(EMBEDDING_DIM))
+    for each in (image, other):
+        ImageAnalysis.objects.filter(image=each).update(
+            saliency_map=default_storage.save(analysis_file_name(each.id, MODEL_VERSION, "saliency.png"),
+                                              ContentFile(saliency_map_png(np.eye(24)))),
+            overlay="analysis/overlay.png")
+    client.force_login(owner)
+    html = client.get(f"/photos/{image.id}/").content.decode()
+    url = re.search(rf'id="overlay" src="(/photos/{image.id}/overlay\.png\?v=\w+)"', html).group(1)
+    tile_url = re.search(rf'src="(/photos/{other.id}/overlay\.png\?v=\w+)&amp;fit=square"', html).group(1) + "&fit=square"
+    assert client.get(url)["Cache-Control"] == "private, max-age=86400"
+    tile = client.get(tile_url)
+    assert tile["Cache-Control"] == "private, max-age=86400" and _png_rgba(tile.content).shape == (200, 200, 4)
+    assert client.get(f"/photos/{image.id}/overlay.png")["Cache-Control"] == "private, max-age=300"  # unversioned
+
+    ImageAnalysis.objects.filter(image=image).update(saliency_map="analysis/another-map.png")  # a re-analysis
+    assert url not in client.get(f"/photos/{image.id}/").content.decode()
