@@ -1,6 +1,6 @@
-// Behaviour shared by every page: confirmations, "Show more" results, remembered display choices,
-// overlays on result tiles, and boxes drawn over photos. No inline scripts anywhere, so the content security policy can
-// forbid them.
+// Behaviour shared by every page: confirmations, "Show more" results, remembered display
+// choices, overlays on result tiles, and boxes drawn over photos. No inline scripts anywhere, so
+// the content security policy can forbid them.
 (function () {
   "use strict";
 

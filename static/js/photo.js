@@ -1,6 +1,6 @@
 // Photo page: heat-map toggle and opacity, the salient crop box, the photo's display size,
-// drawing a region to search with (pointer or keyboard), and live status. Also the search-results page: it polls the
-// query and shows the results the moment they are ready.
+// drawing a region to search with (pointer or keyboard), and live status. Also the
+// search-results page: it polls the query and shows the results the moment they are ready.
 (function () {
   "use strict";
   const POLL_MS = 700;
