@@ -6,7 +6,7 @@ CELERY_TASK_REJECT_ON_WORKER_LOST), so without a limit such a photo would kill e
 takes it, forever. It is started at most ANALYSIS_MAX_ATTEMPTS times, then marked failed with a
 reason its owner can read; every other photo is analysed meanwhile; Retry starts it over; a search
 with a region of it follows the same rule. The deaths are real SIGKILLs of the pool child, from
-the test-only module tests.faults.poison, loaded into this worker alone.
+the test-only module tests.faults.poison, switched on in this worker alone.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from search import services as search_services
 from search.models import QueryStatus, SimilarityQuery
 from tests.conftest import photo_bytes, wait_for
 from tests.faults.conftest import Workers, assert_each_analysed_exactly_once, logs
-from tests.faults.poison import POISON_MARKER
+from tests.faults.poison import POISON_MARKER, SWITCH
 
 pytestmark = pytest.mark.e2e
 
@@ -45,7 +45,7 @@ def test_a_photo_that_kills_its_worker_fails_after_max_attempts_and_the_queue_ke
     healthy = [services.image_create(owner=owner, data=photo_bytes(seed, size=(640, 480)), filename=f"{seed}.jpg")
                for seed in range(91, 94)]
     worker = workers.start(beat=False, include=("tests.faults.poison",),
-                           env={"ANALYSIS_MAX_ATTEMPTS": str(MAX_ATTEMPTS)})
+                           env={"ANALYSIS_MAX_ATTEMPTS": str(MAX_ATTEMPTS), SWITCH: "1"})
 
     def poison_failed() -> bool:
         return Workers.died(worker) or ImageAnalysis.objects.filter(image=poison, status=AnalysisStatus.FAILED).exists()
