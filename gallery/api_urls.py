@@ -3,6 +3,7 @@
 from django.urls import path
 
 from gallery import api, api_auth, api_uploads
+from inference import api as inference_api
 from search import api as search_api
 
 app_name = "api"
@@ -20,6 +21,7 @@ urlpatterns = [
     path("photos/<uuid:photo_id>/thumbnails/<str:name>/", api.PhotoThumbnailApi.as_view(), name="photo_thumbnail"),
     path("photos/<uuid:photo_id>/overlay/", api.PhotoOverlayApi.as_view(), name="photo_overlay"),
     path("photos/<uuid:photo_id>/similar/", search_api.PhotoSimilarApi.as_view(), name="photo_similar"),
+    path("photos/<uuid:photo_id>/retry/", inference_api.PhotoAnalysisRetryApi.as_view(), name="photo_retry"),
     path("public/photos/", api.PublicPhotoListApi.as_view(), name="public_photos"),
     path("albums/", api.AlbumListCreateApi.as_view(), name="albums"),
     path("albums/<uuid:album_id>/", api.AlbumDetailApi.as_view(), name="album"),

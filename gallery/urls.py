@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from gallery import api_auth, api_common, views
+from gallery import api_auth, views
 from gallery.accounts import views as accounts_views
 
 gallery_patterns = [
@@ -24,6 +24,7 @@ gallery_patterns = [
 ]
 
 urlpatterns = [
+    path("favicon.ico", views.favicon, name="favicon"),
     path("", include((gallery_patterns, "gallery"))),
     path("", include("search.urls")),
     path("", include("inference.urls")),
@@ -44,5 +45,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
 ]
 
-# Unknown URLs under /api/ answer in the API's error shape; pages keep Django's 404 page.
-handler404 = api_common.not_found_view
+# The site's own error pages (never Django's debug pages); JSON in the API's error shape under /api/.
+handler400 = "gallery.error_views.bad_request"
+handler403 = "gallery.error_views.permission_denied"
+handler404 = "gallery.error_views.page_not_found"
+handler500 = "gallery.error_views.server_error"

@@ -9,6 +9,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 
 from django.core.paginator import Paginator
+from django.templatetags.static import static
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
@@ -23,6 +24,13 @@ from gallery.models import Visibility
 from gallery.renditions import THUMBNAILS
 
 PAGE_SIZE = 48
+
+
+def favicon(request: HttpRequest) -> HttpResponse:
+    """Browsers (and the admin's pages) ask for /favicon.ico whatever a page links: the site's icon."""
+    response = redirect(static("favicon.svg"))
+    response["Cache-Control"] = "public, max-age=86400"
+    return response
 
 
 def explore(request: HttpRequest) -> HttpResponse:

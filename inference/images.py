@@ -15,6 +15,26 @@ PHOTO_SUFFIXES = frozenset({".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".webp", "
 # smooth, and the embedder reads 224 px anyway, so more pixels only cost time and memory.
 WORKING_MAX_SIDE = 1024
 
+# What Pillow raises for a file it cannot decode (UnidentifiedImageError and "image file is
+# truncated" are OSErrors; some plugins raise ValueError, SyntaxError or EOFError).
+DECODE_ERRORS = (OSError, ValueError, SyntaxError, EOFError)
+
+
+def decode_failure_message(exc: BaseException) -> str:
+    """Why a photo cannot be decoded, in words for the person who sent it.
+
+    Pillow's own text ("image file is truncated (16 bytes not processed)") counts the bytes of
+    its last read, not what is missing, and means nothing to most people: log it, show this.
+    """
+    if isinstance(exc, PIL.UnidentifiedImageError):
+        return "This file is not an image we can read (JPEG, PNG, WebP, GIF, BMP or TIFF)."
+    text = str(exc).lower()
+    if isinstance(exc, EOFError) or "truncated" in text or "end of file" in text:
+        return ("The image is damaged or truncated: the file seems to be cut short, as after an interrupted "
+                "download or copy. Try the complete original file.")
+    return ("The image is damaged or truncated: part of its data is corrupt and cannot be decoded. "
+            "Try the original file, or save it again from a photo editor.")
+
 
 def upright_rgb(image: PIL.Image.Image) -> PIL.Image.Image:
     """EXIF orientation applied, transparency flattened onto white, 8-bit RGB.

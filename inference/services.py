@@ -11,6 +11,7 @@ from datetime import timedelta
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, connection, models, transaction
@@ -22,7 +23,7 @@ import PIL.Image
 from gallery import renditions
 from gallery.models import AnalysisState, Image, rendition_name
 from gallery.queueing import task_enqueue_on_commit
-from inference.images import WORKING_MAX_SIDE, load_rgb, scale_box
+from inference.images import DECODE_ERRORS, WORKING_MAX_SIDE, decode_failure_message, load_rgb, scale_box
 from inference.models import (
     AnalysisStatus,
     ImageAnalysis,
@@ -37,6 +38,24 @@ from inference.versions import EMBEDDER_VERSION, MODEL_VERSION
 logger = logging.getLogger(__name__)
 
 SWEEP_BATCH = 500
+
+# Shown to the photo's owner when an analysis failed for a reason that is ours, not the photo's
+# (a model or storage error); the details are in the worker's log.
+ANALYSIS_FAILED_INTERNAL = "The analysis failed because of an error on our side (logged for the site's operators). Retry to try again."
+
+
+def analysis_gave_up_message(attempts: int) -> str:
+    """Why a photo is failed after its analysis stopped the worker ``attempts`` times."""
+    return (f"Stopped after {attempts} attempts: each one stopped the worker (the photo may need more memory "
+            "than the worker has, or its file crashes the image decoder). Retry to try again.")
+
+
+class PhotoUndecodable(Exception):
+    """The photo's own file cannot be decoded: a failure of this photo, with a message for people."""
+
+
+class RetryRefused(ValidationError):
+    """A retry that cannot be made (the analysis is done or running); the message says why."""
 
 
 @functools.cache
@@ -72,9 +91,15 @@ def image_analyze(*, image_id: str) -> ImageAnalysis | None:
     analysis, _ = ImageAnalysis.objects.get_or_create(image=image, model_version=version)
     if analysis.status == AnalysisStatus.DONE:
         return analysis
-    ImageAnalysis.objects.filter(pk=analysis.pk).update(
-        status=AnalysisStatus.RUNNING, started_at=timezone.now(), attempts=F("attempts") + 1, error=""
-    )
+    if not _analysis_attempt_start(analysis):
+        # Every allowed attempt was started and none finished: the worker died each time (out of
+        # memory, a crash in a native decoder or in TensorFlow) and Celery handed the job back
+        # (CELERY_TASK_REJECT_ON_WORKER_LOST). Starting it again would only kill the next worker.
+        analysis.refresh_from_db()
+        if analysis.status == AnalysisStatus.DONE:
+            return analysis
+        logger.error("analysis of %s stopped the worker %d times; marked failed", image_id, analysis.attempts)
+        return _analysis_fail(analysis, analysis_gave_up_message(analysis.attempts))
     # A photo already analysed by an older version stays "done" for people while a new one runs.
     Image.objects.filter(pk=image.pk).exclude(analysis_status=AnalysisState.DONE).update(
         analysis_status=AnalysisState.RUNNING, analysis_error=""
@@ -86,7 +111,10 @@ def image_analyze(*, image_id: str) -> ImageAnalysis | None:
             data = handle.read()
         read_ms = (time.perf_counter() - started) * 1000
         decode_start = time.perf_counter()
-        rgb = load_rgb(data, max_side=WORKING_MAX_SIDE)
+        try:
+            rgb = load_rgb(data, max_side=WORKING_MAX_SIDE)
+        except DECODE_ERRORS as exc:
+            raise PhotoUndecodable(decode_failure_message(exc)) from exc
         decode_ms = (time.perf_counter() - decode_start) * 1000
         result = pipeline.analyze(rgb)
         map_png = saliency_map_png(result.saliency)
@@ -96,9 +124,12 @@ def image_analyze(*, image_id: str) -> ImageAnalysis | None:
         return _analysis_fail(analysis, "Analysis took too long and was stopped; retry to try again.")
     except FileNotFoundError:
         return _analysis_fail(analysis, "The photo's file is missing from storage.")
-    except Exception as exc:  # noqa: BLE001 - any model or decode error is this photo's failure
+    except PhotoUndecodable as exc:
+        logger.warning("photo %s cannot be decoded: %s", image_id, exc.__cause__)
+        return _analysis_fail(analysis, str(exc))
+    except Exception:  # noqa: BLE001 - any model error fails this photo only; people get words, the log the trace
         logger.exception("analysis of %s failed", image_id)
-        return _analysis_fail(analysis, f"{type(exc).__name__}: {exc}")
+        return _analysis_fail(analysis, ANALYSIS_FAILED_INTERNAL)
 
     # Files first (storage is not transactional), then every row in one transaction.
     map_name = _storage_replace(analysis_file_name(image.id, version, "saliency.png"), map_png)
@@ -146,28 +177,68 @@ def image_analyze(*, image_id: str) -> ImageAnalysis | None:
     return analysis
 
 
-def analysis_retry(*, analysis: ImageAnalysis) -> bool:
-    """Analyse a failed (or stuck) photo again; the person asked, so attempts start over.
+def _analysis_attempt_start(analysis: ImageAnalysis) -> bool:
+    """Count one more attempt and mark it running, unless ANALYSIS_MAX_ATTEMPTS were started
+    already. One UPDATE: two deliveries of the same job cannot both pass the check."""
+    return bool(
+        ImageAnalysis.objects.filter(pk=analysis.pk, attempts__lt=settings.ANALYSIS_MAX_ATTEMPTS)
+        .exclude(status=AnalysisStatus.DONE)
+        .update(status=AnalysisStatus.RUNNING, started_at=timezone.now(), attempts=F("attempts") + 1, error="")
+    )
 
-    True when it was queued now. An analysis of a version the running workers do not build is
-    marked instead (False): a worker would make the version it builds, not this one, so the
-    mark waits for the sweep of workers configured with that version's models.
+
+def _retry_allowed() -> Q:
+    """Analyses a retry may restart: not done, and not running unless stuck (its worker is gone)."""
+    stuck_before = timezone.now() - timedelta(seconds=settings.ANALYSIS_STUCK_SECONDS)
+    return ~Q(status=AnalysisStatus.DONE) & ~Q(status=AnalysisStatus.RUNNING, started_at__gte=stuck_before)
+
+
+def analysis_retry(*, analysis: ImageAnalysis) -> bool:
+    """Analyse a failed, waiting or stuck photo again; the person asked, so attempts start over.
+
+    The one rule for every door (photo page, API, admin action, jobs page). Raises RetryRefused
+    for an analysis that is done or running. True when the job was queued now. An analysis of a
+    version the running workers do not build is marked instead (False): a worker would make the
+    version it builds, not this one, so the mark waits for the sweep of workers configured with
+    that version's models.
     """
     from inference.selectors import version_built_by_workers
     from inference.tasks import image_analyze_task
 
     queue_now = analysis.model_version == version_built_by_workers()
     with transaction.atomic():
-        ImageAnalysis.objects.filter(pk=analysis.pk).exclude(status=AnalysisStatus.DONE).update(
+        # The check and the change are one UPDATE, so a worker that finishes meanwhile wins.
+        restarted = ImageAnalysis.objects.filter(_retry_allowed(), pk=analysis.pk).update(
             status=AnalysisStatus.PENDING, error="", attempts=0, queued_at=timezone.now() if queue_now else None
         )
+        if not restarted:
+            analysis.refresh_from_db()
+            raise RetryRefused(_retry_refusal_message(analysis), code="not_retryable")
         Image.objects.filter(pk=analysis.image_id).exclude(analysis_status=AnalysisState.DONE).update(
             analysis_status=AnalysisState.PENDING, analysis_error=""
         )
         if queue_now:
             # A broker outage must not fail the request: the row is pending and the sweep re-queues it.
             task_enqueue_on_commit(image_analyze_task, str(analysis.image_id))
+    analysis.refresh_from_db()
     return queue_now
+
+
+def image_analysis_retry(*, image: Image) -> bool:
+    """Retry a photo's analysis by the models the workers build (the only one a retry can make now);
+    analysis_retry's rules and answer. A photo with no such analysis yet gets one, queued now."""
+    from inference.selectors import version_built_by_workers
+
+    analysis, _ = ImageAnalysis.objects.get_or_create(image=image, model_version=version_built_by_workers())
+    return analysis_retry(analysis=analysis)
+
+
+def _retry_refusal_message(analysis: ImageAnalysis) -> str:
+    if analysis.status == AnalysisStatus.DONE:
+        return "This photo is already analysed; there is nothing to retry."
+    if analysis.status == AnalysisStatus.RUNNING:
+        return "This photo is being analysed right now; wait for it to finish."
+    return "This analysis cannot be retried now."  # changed between the check and the answer
 
 
 class ReindexScope(models.TextChoices):
@@ -276,11 +347,9 @@ def analysis_sweep(*, version: str | None = None, batch: int = SWEEP_BATCH) -> d
             | Q(status=AnalysisStatus.RUNNING, started_at__lt=stuck_before)
         )
         # A photo whose worker died every time is a failure an operator must see, not a silent loop.
-        gave_up = stuck.filter(attempts__gte=settings.ANALYSIS_MAX_ATTEMPTS).update(
-            status=AnalysisStatus.FAILED, finished_at=now,
-            error=f"Stopped after {settings.ANALYSIS_MAX_ATTEMPTS} attempts: the worker died or lost the job "
-                  "each time (see the worker's log); retry to try again.",
-        )
+        # (The common case, a job handed back after its worker died, is stopped by image_analyze;
+        # this catches a last attempt whose message was lost with its whole worker.)
+        gave_up = _analyses_give_up(stuck.filter(attempts__gte=settings.ANALYSIS_MAX_ATTEMPTS), now=now)
         stuck_ids = list(stuck.values_list("image_id", flat=True)[:batch])
         in_flight = rows.filter(
             Q(status=AnalysisStatus.PENDING, queued_at__gte=stuck_before)
@@ -416,6 +485,17 @@ def model_version_prune_run(*, name: str, batch: int = 1000) -> int:
             ImageAnalysis.objects.filter(pk__in=[a.pk for a in analyses]).delete()
             transaction.on_commit(lambda names=names: [default_storage.delete(n) for n in names])
             deleted += len(analyses)
+
+
+def _analyses_give_up(analyses, *, now) -> int:
+    """Mark analyses failed after ANALYSIS_MAX_ATTEMPTS, and their photos with them (for people)."""
+    error = analysis_gave_up_message(settings.ANALYSIS_MAX_ATTEMPTS)
+    image_ids = list(analyses.values_list("image_id", flat=True))
+    gave_up = analyses.update(status=AnalysisStatus.FAILED, finished_at=now, error=error)
+    Image.objects.filter(pk__in=image_ids).exclude(analysis_status=AnalysisState.DONE).update(
+        analysis_status=AnalysisState.FAILED, analysis_error=error
+    )
+    return gave_up
 
 
 def _analysis_fail(analysis: ImageAnalysis, error: str) -> ImageAnalysis:

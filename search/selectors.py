@@ -6,6 +6,7 @@ import hashlib
 from dataclasses import dataclass
 
 from django.db import connection, transaction
+from django.db.models import Q
 from pgvector.django import CosineDistance
 
 from gallery.models import Image, Visibility
@@ -116,10 +117,14 @@ def query_similar_page(*, viewer, query: SimilarityQuery, limit: int = 24, offse
 
 
 def similarity_query_get(*, viewer, query_id) -> SimilarityQuery | None:
-    """A query is seen only by the person who made it."""
+    """The one rule for who sees a search, called by every door (its page, status, results and
+    photo; the API): only the person who made it, and for a region search only while they may
+    still see the photo it was drawn on. A photo made private since is gone from its searches too."""
     if not viewer.is_authenticated:
         return None
-    return SimilarityQuery.objects.filter(owner=viewer, id=query_id).select_related("source_image").first()
+    return (SimilarityQuery.objects.filter(owner=viewer, id=query_id)
+            .filter(Q(source_image__isnull=True) | visible_to(viewer, via="source_image__"))
+            .select_related("source_image").first())
 
 
 def _similar_page(*, viewer, vectors, version: str, exclude_image_id, limit: int, offset: int) -> SimilarPage:

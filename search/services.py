@@ -10,6 +10,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from gallery import renditions
@@ -70,33 +71,57 @@ def similarity_query_from_region(*, owner, image: Image, box: tuple[int, int, in
     return query
 
 
+def query_gave_up_message(attempts: int) -> str:
+    return (f"Stopped after {attempts} attempts: each one stopped the worker (the photo may need more memory "
+            "than the worker has, or its file crashes the image decoder). Try a smaller photo or region.")
+
+
+QUERY_FAILED_INTERNAL = "The search failed because of an error on our side (logged for the site's operators); try again."
+
+
 def similarity_query_analyze(*, query_id: str) -> SimilarityQuery | None:
     """Worker side: embed the query's photo (or region) with the same pipeline as the gallery."""
-    from inference.images import WORKING_MAX_SIDE, load_rgb
+    from inference.images import DECODE_ERRORS, WORKING_MAX_SIDE, decode_failure_message, load_rgb
     from inference.services import pipeline_get
 
     query = SimilarityQuery.objects.filter(id=query_id).select_related("source_image").first()
     if query is None or query.status == QueryStatus.DONE:
         return query
-    SimilarityQuery.objects.filter(pk=query.pk).update(status=QueryStatus.RUNNING, error="")
+    # As for photos (inference.services.image_analyze): a search whose analysis kills the worker is
+    # handed back by Celery each time; it is started at most ANALYSIS_MAX_ATTEMPTS times.
+    started = (SimilarityQuery.objects.filter(pk=query.pk, attempts__lt=settings.ANALYSIS_MAX_ATTEMPTS)
+               .exclude(status=QueryStatus.DONE)
+               .update(status=QueryStatus.RUNNING, error="", attempts=F("attempts") + 1))
+    if not started:
+        query.refresh_from_db()
+        if query.status == QueryStatus.DONE:
+            return query
+        logger.error("similarity query %s stopped the worker %d times; marked failed", query_id, query.attempts)
+        return _query_fail(query, query_gave_up_message(query.attempts))
     try:
         pipeline = pipeline_get()
-        if query.is_region:
-            with query.source_image.file.open("rb") as handle:
-                rgb = load_rgb(handle.read())
-            left, top, right, bottom = query.box
-            rgb = _limit_side(rgb[top:bottom, left:right], WORKING_MAX_SIDE)
-        else:
-            with query.file.open("rb") as handle:
-                rgb = load_rgb(handle.read(), max_side=WORKING_MAX_SIDE)
+        try:
+            if query.is_region:
+                with query.source_image.file.open("rb") as handle:
+                    rgb = load_rgb(handle.read())
+                left, top, right, bottom = query.box
+                rgb = _limit_side(rgb[top:bottom, left:right], WORKING_MAX_SIDE)
+            else:
+                with query.file.open("rb") as handle:
+                    rgb = load_rgb(handle.read(), max_side=WORKING_MAX_SIDE)
+        except FileNotFoundError:
+            raise
+        except DECODE_ERRORS as exc:
+            logger.warning("similarity query %s: photo cannot be decoded: %s", query_id, exc)
+            return _query_fail(query, decode_failure_message(exc))
         result = pipeline.analyze(rgb)
     except SoftTimeLimitExceeded:
         return _query_fail(query, "The search took too long and was stopped; try again.")
     except FileNotFoundError:
         return _query_fail(query, "The photo's file is missing from storage.")
-    except Exception as exc:  # noqa: BLE001 - any decode or model error fails this query only
+    except Exception:  # noqa: BLE001 - any model error fails this query only; people get words, the log the trace
         logger.exception("similarity query %s failed", query_id)
-        return _query_fail(query, f"{type(exc).__name__}: {exc}")
+        return _query_fail(query, QUERY_FAILED_INTERNAL)
     SimilarityQuery.objects.filter(pk=query.pk).update(
         status=QueryStatus.DONE, model_version=pipeline.version, vector=result.vector,
         whole_vector=result.whole_vector, crop_vector=result.crop_vector, finished_at=timezone.now(),

@@ -9,6 +9,8 @@ os.environ.setdefault("GALLERY_VAR_DIR", str(Path(__file__).resolve().parents[2]
 
 from .base import *  # noqa: E402, F403
 
+# DEBUG keeps base's default (off), so the tests see the error pages `make run` serves; workers and
+# servers that tests start read the same default (tests/security/test_error_pages.py).
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES = {
     **STORAGES,  # noqa: F405
