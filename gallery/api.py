@@ -336,7 +336,9 @@ class PhotoOverlayApi(_FileApi):
     def get(self, request, photo_id):
         image = self._visible(request, photo_id)
         analysis = image_analysis_latest(image_id=image.id)
-        return self._file_response(image, analysis.overlay if analysis else None, "image/png")
+        if analysis is None or not analysis.overlay:
+            raise Http404
+        return media.overlay_response(analysis, cache_control=f"{'public' if image.is_public else 'private'}, max-age=86400")
 
 
 class PublicPhotoListApi(GenericAPIView):

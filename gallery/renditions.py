@@ -19,9 +19,12 @@ import numpy as np
 import PIL.Image
 
 from inference.images import upright_rgb  # noqa: F401 - part of this module's interface
+from inference.overlays import saliency_from_png, saliency_overlay_png
 
 DISPLAY_MAX_SIDE = 2048
 JPEG_QUALITY = 86
+#: A whole-photo heat map is drawn at least this large (pages show a 320-px photo up to 800 px wide).
+OVERLAY_MIN_SIDE = 800
 
 
 @dataclass(frozen=True)
@@ -120,13 +123,23 @@ def saliency_focus(saliency: np.ndarray) -> float:
     return float(flat[: max(1, flat.size // 8)].sum() / total)
 
 
-def overlay_thumbnail(overlay_png: bytes, saliency_png: bytes, spec: ThumbnailSpec) -> bytes:
-    """The heat-map overlay cropped to the window the photo's thumbnail of ``spec`` shows."""
-    with PIL.Image.open(io.BytesIO(overlay_png)) as overlay, PIL.Image.open(io.BytesIO(saliency_png)) as saliency:
-        overlay = overlay.convert("RGBA")
-        saliency_map = np.asarray(saliency.convert("L"), dtype=np.float64)
-    box = saliency_window(saliency_map, spec.aspect, overlay.size)
-    tile = overlay.crop(box).resize((spec.width // 2, spec.height // 2), PIL.Image.Resampling.BILINEAR)
-    buffer = io.BytesIO()
-    tile.save(buffer, format="PNG", optimize=False)
-    return buffer.getvalue()
+def overlay_rendition(saliency_png: bytes, spec: ThumbnailSpec | None = None) -> bytes:
+    """The heat-map overlay PNG drawn from a stored 8-bit saliency map in the current look
+    (inference.overlays), so a new look needs no re-analysis: the whole photo's, or, with
+    ``spec``, cropped to the window that thumbnail shows (so it lines up with a result tile) at
+    the tile's CSS size.
+    """
+    saliency = saliency_from_png(saliency_png)
+    height, width = saliency.shape
+    if spec is None:
+        if max(height, width) < OVERLAY_MIN_SIDE:
+            # A small photo's map, so that its outline stays sharp where the page scales it up.
+            scale = OVERLAY_MIN_SIDE / max(height, width)
+            size = (max(1, round(width * scale)), max(1, round(height * scale)))
+            saliency = np.asarray(PIL.Image.fromarray(saliency, mode="F").resize(size, PIL.Image.Resampling.BILINEAR))
+        return saliency_overlay_png(saliency)
+    left, top, right, bottom = saliency_window(saliency, spec.aspect, (width, height))
+    # Crop and resize the map, then colour it: the outline is drawn at the tile's own pixels.
+    window = PIL.Image.fromarray(saliency[top:bottom, left:right], mode="F")
+    tile = window.resize((spec.width // 2, spec.height // 2), PIL.Image.Resampling.BILINEAR)
+    return saliency_overlay_png(np.asarray(tile))

@@ -12,6 +12,7 @@ from django.core.paginator import Paginator
 from django.templatetags.static import static
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -48,6 +49,8 @@ def mine(request: HttpRequest) -> HttpResponse:
         "albums": selectors.album_choices(owner=request.user),
         "form": UploadForm(),
         "query_without_page": _query_without_page(request),
+        # New uploads join the grid live only where they belong: the first page, unfiltered.
+        "live_insert": not filters.active and page.number == 1,
     }
     return render(request, "gallery/mine.html", context)
 
@@ -97,7 +100,9 @@ def _upload_one_json(request: HttpRequest) -> JsonResponse:
                              "photo": _photo_state(exc.existing)}, status=200)
     except services.ImageRejected as exc:
         return JsonResponse({"code": exc.code, "error": exc.message}, status=400)
-    return JsonResponse({"code": "created", "photo": _photo_state(image)}, status=201)
+    # The page puts the tile at the top of its grid, rendered by the grid's own template.
+    tile = render_to_string("gallery/_tile.html", {"image": image, "show_visibility": True}, request=request)
+    return JsonResponse({"code": "created", "photo": _photo_state(image), "tile": tile}, status=201)
 
 
 def photos_status(request: HttpRequest) -> JsonResponse:

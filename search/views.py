@@ -11,13 +11,13 @@ from django.views.decorators.http import require_POST
 
 from gallery import media
 from gallery.forms import ImageEditForm
-from gallery.renditions import THUMBNAILS, overlay_thumbnail
+from gallery.renditions import THUMBNAILS
 from gallery.selectors import album_choices, album_ids_of, image_get_visible
 from gallery.services import ImageRejected
 from inference.selectors import image_analysis_latest
 from search import services
 from search.forms import PhotoSearchForm, RegionSearchForm
-from search.selectors import image_similar_page, query_similar_page, similarity_query_get
+from search.selectors import image_similar_page, overlay_page_url, query_similar_page, similarity_query_get
 
 SIMILAR_PAGE_SIZE = 24
 
@@ -43,6 +43,7 @@ def photo(request: HttpRequest, image_id) -> HttpResponse:
     context = {
         "image": image,
         "analysis": analysis,
+        "overlay_url": overlay_page_url(analysis) if analysis and analysis.overlay else None,
         "similar": image_similar_page(viewer=request.user, image=image, limit=SIMILAR_PAGE_SIZE),
         "is_owner": is_owner,
         "edit_form": ImageEditForm(initial={"title": image.title, "visibility": image.visibility}) if is_owner else None,
@@ -83,14 +84,10 @@ def overlay(request: HttpRequest, image_id) -> HttpResponse:
     analysis = image_analysis_latest(image_id=image.id)
     if analysis is None or not analysis.overlay:
         raise Http404("This photo has no saliency overlay yet.")
-    fit = request.GET.get("fit", "")
-    if fit in THUMBNAILS and analysis.saliency_map:
-        with analysis.overlay.open("rb") as overlay_file, analysis.saliency_map.open("rb") as map_file:
-            body = overlay_thumbnail(overlay_file.read(), map_file.read(), THUMBNAILS[fit])
-        response = HttpResponse(body, content_type="image/png")
-        response["Cache-Control"] = "private, max-age=300"
-        return response
-    return media.file_response(analysis.overlay, content_type="image/png", cache_control="private, max-age=300")
+    # The pages' URLs are versioned (search.selectors.overlay_page_url); others may change.
+    max_age = 86400 if "v" in request.GET else 300
+    return media.overlay_response(analysis, spec=THUMBNAILS.get(request.GET.get("fit", "")),
+                                  cache_control=f"private, max-age={max_age}")
 
 
 # --- searches with a new photo or a region ----------------------------------------------------
