@@ -6,6 +6,7 @@ import datetime
 import hashlib
 import io
 import json
+import logging
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,9 @@ from django.utils import timezone
 from gallery.models import Album, AlbumImage, Image, ResumableUpload, Visibility, rendition_name
 from gallery.platform.queueing import task_enqueue_on_commit
 from inference import images
+from inference.images import DECODE_ERRORS, decode_failure_message
+
+logger = logging.getLogger(__name__)
 
 # Formats we decode; the extensions a file of that format may carry.
 ALLOWED_FORMATS: dict[str, tuple[str, ...]] = {
@@ -99,9 +103,12 @@ def image_inspect(*, data: bytes, filename: str) -> InspectedImage:
                 img.load()  # a full decode is the only reliable test for truncated files
                 taken_at = _exif_taken_at(img)
                 rgb = images.upright_rgb(img)
-    except (OSError, ValueError, SyntaxError, PIL.Image.DecompressionBombWarning) as exc:
-        raise ImageRejected(f"The image is damaged or truncated and cannot be decoded ({exc}).",
-                            code="corrupt") from None
+    except PIL.Image.DecompressionBombWarning:
+        raise ImageRejected(f"The image is too large to process (the limit is "
+                            f"{settings.UPLOAD_MAX_PIXELS / 1e6:.0f} megapixels).", code="too_many_pixels") from None
+    except DECODE_ERRORS as exc:
+        logger.info("upload %r cannot be decoded: %s", filename, exc)  # the library's words, for the log only
+        raise ImageRejected(decode_failure_message(exc), code="corrupt") from None
     return InspectedImage(format=fmt, width=rgb.width, height=rgb.height, taken_at=taken_at, rgb=rgb)
 
 

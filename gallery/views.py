@@ -11,6 +11,8 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
+from django.templatetags.static import static
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -18,14 +20,21 @@ from django.views.decorators.http import require_POST
 
 from gallery import selectors, services
 from gallery.forms import AlbumForm, ImageEditForm, UploadForm
-from gallery.models import AnalysisStatus, Visibility
+from gallery.heatmaps import heatmap_response, overlay_page_url
+from gallery.models import Visibility
 from gallery.platform import media
-from inference.images import THUMBNAILS, overlay_thumbnail
-from inference.models import ImageAnalysis
-from inference.selectors import image_analysis_shown, version_built_by_workers
-from inference.services import analysis_retry
+from inference.images import THUMBNAILS
+from inference.selectors import image_analysis_shown
+from inference.services import RetryRefused, image_analysis_retry
 
 PAGE_SIZE = 48
+
+
+def favicon(request: HttpRequest) -> HttpResponse:
+    """Browsers (and the admin's pages) ask for /favicon.ico whatever a page links: the site's icon."""
+    response = redirect(static("favicon.svg"))
+    response["Cache-Control"] = "public, max-age=86400"
+    return response
 
 
 def explore(request: HttpRequest) -> HttpResponse:
@@ -44,6 +53,8 @@ def mine(request: HttpRequest) -> HttpResponse:
         "albums": selectors.album_choices(owner=request.user),
         "form": UploadForm(),
         "query_without_page": _query_without_page(request),
+        # New uploads join the grid live only where they belong: the first page, unfiltered.
+        "live_insert": not filters.active and page.number == 1,
     }
     return render(request, "gallery/mine.html", context)
 
@@ -94,17 +105,21 @@ def _upload_one_json(request: HttpRequest) -> JsonResponse:
                              "photo": _photo_state(exc.existing)}, status=200)
     except services.ImageRejected as exc:
         return JsonResponse({"code": exc.code, "error": exc.message}, status=400)
-    return JsonResponse({"code": "created", "photo": _photo_state(image)}, status=201)
+    # The page puts the tile at the top of its grid, rendered by the grid's own template.
+    tile = render_to_string("gallery/_tile.html", {"image": image, "show_visibility": True}, request=request)
+    return JsonResponse({"code": "created", "photo": _photo_state(image), "tile": tile}, status=201)
 
 
 def photo(request: HttpRequest, image_id) -> HttpResponse:
     """A photo with its analysis: the saliency overlay and crop, similar photos, and, for its
     owner, editing, albums, download and delete."""
     image = _visible_or_404(request, image_id)
+    analysis = image_analysis_shown(image_id=image.id)
     is_owner = request.user.is_authenticated and image.owner_id == request.user.id
     context = {
         "image": image,
-        "analysis": image_analysis_shown(image_id=image.id),
+        "analysis": analysis,
+        "overlay_url": overlay_page_url(analysis) if analysis and analysis.overlay else None,
         "is_owner": is_owner,
         "edit_form": (ImageEditForm(initial={"title": image.title, "visibility": image.visibility})
                       if is_owner else None),
@@ -132,26 +147,21 @@ def photo_overlay(request: HttpRequest, image_id) -> HttpResponse:
     analysis = image_analysis_shown(image_id=image.id)
     if analysis is None or not analysis.overlay:
         raise Http404("This photo has no saliency overlay yet.")
-    fit = request.GET.get("fit", "")
-    if fit in THUMBNAILS and analysis.saliency_map:
-        with analysis.overlay.open("rb") as overlay_file, analysis.saliency_map.open("rb") as map_file:
-            body = overlay_thumbnail(overlay_file.read(), map_file.read(), THUMBNAILS[fit])
-        response = HttpResponse(body, content_type="image/png")
-        response["Cache-Control"] = "private, max-age=300"
-        return response
-    return media.file_response(analysis.overlay, content_type="image/png", cache_control="private, max-age=300")
+    # The pages' URLs are versioned (gallery.heatmaps.overlay_page_url); others may change.
+    max_age = 86400 if "v" in request.GET else 300
+    return heatmap_response(analysis, spec=THUMBNAILS.get(request.GET.get("fit", "")),
+                            cache_control=f"private, max-age={max_age}")
 
 
 @login_required
 @require_POST
 def photo_analysis_retry(request: HttpRequest, image_id) -> HttpResponse:
     image = _owned_or_404(request, image_id)
-    # The version the workers build: the only one a retry can make now.
-    analysis = ImageAnalysis.objects.filter(image=image, model_version=version_built_by_workers()).first()
-    if analysis is None or analysis.status == AnalysisStatus.DONE:
-        messages.info(request, "This photo's analysis does not need a retry.")
+    try:
+        image_analysis_retry(image=image)
+    except RetryRefused as refused:
+        messages.info(request, refused.message)
     else:
-        analysis_retry(analysis=analysis)
         messages.success(request, "Analysis queued again.")
     return redirect("gallery:photo", image_id=image.id)
 

@@ -14,7 +14,6 @@ from django.urls import path, reverse
 from django.views.decorators.http import require_POST
 from kombu.exceptions import OperationalError as KombuOperationalError
 
-from gallery.models import AnalysisStatus
 from inference import selectors, services
 from inference.models import ImageAnalysis, ImageEmbedding, ModelVersion, VersionStatus
 from inference.services import ReindexScope, VersionSwitchError
@@ -52,13 +51,23 @@ class ImageAnalysisAdmin(admin.ModelAdmin):
 
     @admin.action(description="Retry failed or stuck analyses")
     def retry(self, request, queryset):
-        todo = list(queryset.exclude(status=AnalysisStatus.DONE))
-        queued = sum(analysis_retry_logged(self, request, analysis) for analysis in todo)
+        queued = marked = 0
+        refused: dict[str, int] = {}
+        for analysis in queryset:
+            try:
+                if analysis_retry_logged(self, request, analysis):
+                    queued += 1
+                else:
+                    marked += 1
+            except services.RetryRefused as exc:
+                refused[exc.message] = refused.get(exc.message, 0) + 1
         self.message_user(request, f"Queued {queued} analysis(es) again.", messages.SUCCESS)
-        if queued < len(todo):
-            self.message_user(request, f"{len(todo) - queued} belong to a version the workers do not build "
+        if marked:
+            self.message_user(request, f"{marked} belong to a version the workers do not build "
                               f"({selectors.version_built_by_workers()}): marked, they wait for workers "
                               "configured with that version's models.", messages.WARNING)
+        for reason, count in refused.items():
+            self.message_user(request, f"{count} not retried: {reason}", messages.INFO)
 
     @admin.action(description="Re-analyse these photos (same model version, through the sweep)")
     def reanalyse(self, request, queryset):
@@ -92,6 +101,7 @@ def sweep_queue_logged(model_admin: admin.ModelAdmin, request: HttpRequest) -> N
 
 
 def analysis_retry_logged(model_admin: admin.ModelAdmin, request: HttpRequest, analysis: ImageAnalysis) -> bool:
+    """services.analysis_retry (RetryRefused included), written to the admin history when it happened."""
     queued = services.analysis_retry(analysis=analysis)
     model_admin.log_change(request, analysis, "Retried." if queued else "Marked for retry by its version's workers.")
     return queued
@@ -271,14 +281,18 @@ class ModelVersionAdmin(admin.ModelAdmin):
         if not analysis_admin.has_change_permission(request):
             raise PermissionDenied
         analysis = get_object_or_404(ImageAnalysis, pk=analysis_id)
-        if analysis.status == AnalysisStatus.DONE:
-            self.message_user(request, "That analysis is done; nothing to retry.", messages.INFO)
-        elif analysis_retry_logged(analysis_admin, request, analysis):
-            self.message_user(request, f"Queued {analysis.image} again.", messages.SUCCESS)
+        try:
+            queued = analysis_retry_logged(analysis_admin, request, analysis)
+        except services.RetryRefused as exc:
+            self.message_user(request, f"{analysis.image}: {exc.message}", messages.INFO)
         else:
-            self.message_user(request, f"{analysis.image}: marked for retry. Its version ({analysis.model_version}) "
-                              "is not the one the workers build; it waits for workers configured with its models.",
-                              messages.WARNING)
+            if queued:
+                self.message_user(request, f"Queued {analysis.image} again.", messages.SUCCESS)
+            else:
+                self.message_user(request, f"{analysis.image}: marked for retry. "
+                                  f"Its version ({analysis.model_version}) "
+                                  "is not the one the workers build; it waits for workers configured with its "
+                                  "models.", messages.WARNING)
         return redirect("admin:inference_jobs")
 
     def jobs_sweep(self, request: HttpRequest) -> HttpResponse:

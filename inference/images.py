@@ -16,6 +16,8 @@ import numpy as np
 import PIL.Image
 from PIL import ImageOps
 
+from inference.overlays import saliency_from_png, saliency_overlay_png
+
 # File name endings the folder commands and training treat as photos (formats image_create accepts).
 PHOTO_SUFFIXES = frozenset({".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff"})
 
@@ -27,6 +29,27 @@ Box = tuple[int, int, int, int]  # (left, top, right, bottom) in pixels; right a
 
 
 # --- decoding ---------------------------------------------------------------------------------
+
+# What Pillow raises for a file it cannot decode (UnidentifiedImageError and "image file is
+# truncated" are OSErrors; some plugins raise ValueError, SyntaxError or EOFError).
+DECODE_ERRORS = (OSError, ValueError, SyntaxError, EOFError)
+
+
+def decode_failure_message(exc: BaseException) -> str:
+    """Why a photo cannot be decoded, in words for the person who sent it.
+
+    Pillow's own text ("image file is truncated (16 bytes not processed)") counts the bytes of
+    its last read, not what is missing, and means nothing to most people: log it, show this.
+    """
+    if isinstance(exc, PIL.UnidentifiedImageError):
+        return "This file is not an image we can read (JPEG, PNG, WebP, GIF, BMP or TIFF)."
+    text = str(exc).lower()
+    if isinstance(exc, EOFError) or "truncated" in text or "end of file" in text:
+        return ("The image is damaged or truncated: the file seems to be cut short, as after an interrupted "
+                "download or copy. Try the complete original file.")
+    return ("The image is damaged or truncated: part of its data is corrupt and cannot be decoded. "
+            "Try the original file, or save it again from a photo editor.")
+
 
 def upright_rgb(image: PIL.Image.Image) -> PIL.Image.Image:
     """EXIF orientation applied, transparency flattened onto white, 8-bit RGB.
@@ -228,6 +251,8 @@ def saliency_window(saliency: np.ndarray | None, aspect: float, size: tuple[int,
 
 DISPLAY_MAX_SIDE = 2048
 JPEG_QUALITY = 86
+#: A whole-photo heat map is drawn at least this large (pages show a 320-px photo up to 800 px wide).
+OVERLAY_MIN_SIDE = 800
 
 
 @dataclass(frozen=True)
@@ -292,13 +317,21 @@ def saliency_focus(saliency: np.ndarray) -> float:
     return float(flat[: max(1, flat.size // 8)].sum() / total)
 
 
-def overlay_thumbnail(overlay_png: bytes, saliency_png: bytes, spec: ThumbnailSpec) -> bytes:
-    """The heat-map overlay cropped to the window the photo's thumbnail of ``spec`` shows."""
-    with PIL.Image.open(io.BytesIO(overlay_png)) as overlay, PIL.Image.open(io.BytesIO(saliency_png)) as saliency:
-        overlay = overlay.convert("RGBA")
-        saliency_map = np.asarray(saliency.convert("L"), dtype=np.float64)
-    box = saliency_window(saliency_map, spec.aspect, overlay.size)
-    tile = overlay.crop(box).resize((spec.width // 2, spec.height // 2), PIL.Image.Resampling.BILINEAR)
-    buffer = io.BytesIO()
-    tile.save(buffer, format="PNG", optimize=False)
-    return buffer.getvalue()
+def overlay_rendition(saliency_png: bytes, spec: ThumbnailSpec | None = None) -> bytes:
+    """The heat-map overlay PNG drawn from a stored 8-bit saliency map in the current look
+    (inference.overlays), so a new look needs no re-analysis: the whole photo's, or, with
+    ``spec``, cropped to the window that thumbnail shows (so it lines up with a result tile) at
+    the tile's CSS size.
+    """
+    saliency = saliency_from_png(saliency_png)
+    height, width = saliency.shape
+    if spec is None:
+        if max(height, width) < OVERLAY_MIN_SIDE:
+            # A small photo's map, so that its outline stays sharp where the page scales it up.
+            scale = OVERLAY_MIN_SIDE / max(height, width)
+            saliency = resize_map(saliency, max(1, round(height * scale)), max(1, round(width * scale)))
+        return saliency_overlay_png(saliency)
+    left, top, right, bottom = saliency_window(saliency, spec.aspect, (width, height))
+    # Crop and resize the map, then colour it: the outline is drawn at the tile's own pixels.
+    tile = resize_map(saliency[top:bottom, left:right], spec.height // 2, spec.width // 2)
+    return saliency_overlay_png(tile)

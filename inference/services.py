@@ -15,6 +15,7 @@ import numpy as np
 import PIL.Image
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, connection, models, transaction
@@ -35,6 +36,25 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 SWEEP_BATCH = 500
+
+# Shown to the photo's owner when an analysis failed for a reason that is ours, not the photo's
+# (a model or storage error); the details are in the worker's log.
+ANALYSIS_FAILED_INTERNAL = ("The analysis failed because of an error on our side (logged for the site's operators). "
+                            "Retry to try again.")
+
+
+def analysis_gave_up_message(attempts: int) -> str:
+    """Why a photo is failed after its analysis stopped the worker ``attempts`` times."""
+    return (f"Stopped after {attempts} attempts: each one stopped the worker (the photo may need more memory "
+            "than the worker has, or its file crashes the image decoder). Retry to try again.")
+
+
+class PhotoUndecodable(Exception):
+    """The photo's own file cannot be decoded: a failure of this photo, with a message for people."""
+
+
+class RetryRefused(ValidationError):
+    """A retry that cannot be made (the analysis is done or running); the message says why."""
 
 
 @functools.cache
@@ -62,22 +82,37 @@ class AnalysisFailed(Exception):
     """A stored photo (or a region of one) could not be analysed; the message says why, for people."""
 
 
+@dataclass(frozen=True)
+class FailureWords:
+    """What people are told when an analysis fails for a reason that is not their photo's."""
+
+    timed_out: str
+    internal: str  # a model or storage error of ours; the trace goes to the worker's log
+
+
+PHOTO_FAILURE_WORDS = FailureWords(timed_out="Analysis took too long and was stopped; retry to try again.",
+                                   internal=ANALYSIS_FAILED_INTERNAL)
+
+
 @contextlib.contextmanager
-def analysis_failures(subject: str):
-    """Any error inside is the analysed photo's own failure: re-raised as AnalysisFailed with a
-    reason a person can read (and logged with its traceback when it is unexpected). Never retried:
-    a corrupt photo stays corrupt."""
+def analysis_failures(subject: str, words: FailureWords):
+    """Any error inside is the analysed photo's own failure, re-raised as AnalysisFailed with words
+    for people: why its file cannot be decoded, that it is missing, that it took too long, or that
+    the fault is ours (logged with its trace). Never retried: a corrupt photo stays corrupt."""
     try:
         yield
     except AnalysisFailed:
         raise
     except SoftTimeLimitExceeded:
-        raise AnalysisFailed("The analysis took too long and was stopped; try again.") from None
+        raise AnalysisFailed(words.timed_out) from None
     except FileNotFoundError:
         raise AnalysisFailed("The photo's file is missing from storage.") from None
-    except Exception as exc:  # any decode or model error is this photo's failure
+    except PhotoUndecodable as exc:
+        logger.warning("%s cannot be decoded: %s", subject, exc.__cause__)  # the library's words, for the log
+        raise AnalysisFailed(str(exc)) from exc
+    except Exception as exc:  # any model error fails this photo only; people get words, the log the trace
         logger.exception("analysis of %s failed", subject)
-        raise AnalysisFailed(f"{type(exc).__name__}: {exc}") from exc
+        raise AnalysisFailed(words.internal) from exc
 
 
 @dataclass(frozen=True)
@@ -88,23 +123,27 @@ class StoredPhotoAnalysis:
     timings_ms: dict[str, float]  # reading, decoding and the pipeline's steps
 
 
-def stored_photo_analyze(*, file: FieldFile, region: images.Box | None = None) -> StoredPhotoAnalysis:
+def stored_photo_analyze(*, file: FieldFile, region: images.Box | None = None,
+                         words: FailureWords = PHOTO_FAILURE_WORDS) -> StoredPhotoAnalysis:
     """The one way a stored photo is analysed, for gallery photos (image_analyze) and searches
     (search.services.similarity_query_analyze) alike: read the file through storage (never a local
     path, so S3 works), decode it upright, crop it to ``region`` (in the upright photo's pixels) if
     given, shrink it to WORKING_MAX_SIDE, and run the worker's pipeline.
 
-    Raises AnalysisFailed for anything wrong with this photo (missing, undecodable, a model error,
-    the task's time limit).
+    Raises AnalysisFailed, with ``words`` for the failures that are not the photo's, for anything
+    that stops this photo's analysis (missing, undecodable, a model error, the task's time limit).
     """
-    with analysis_failures(file.name):
+    with analysis_failures(file.name, words):
         pipeline = pipeline_get()
         started = time.perf_counter()
         with file.open("rb") as handle:
             data = handle.read()
         read_ms = (time.perf_counter() - started) * 1000
         decode_start = time.perf_counter()
-        rgb = images.load_rgb(data, max_side=images.WORKING_MAX_SIDE, box=region)
+        try:
+            rgb = images.load_rgb(data, max_side=images.WORKING_MAX_SIDE, box=region)
+        except images.DECODE_ERRORS as exc:
+            raise PhotoUndecodable(images.decode_failure_message(exc)) from exc
         decode_ms = (time.perf_counter() - decode_start) * 1000
         result = pipeline.analyze(rgb)
     return StoredPhotoAnalysis(rgb=rgb, result=result, version=pipeline.version,
@@ -127,9 +166,15 @@ def image_analyze(*, image_id: str) -> ImageAnalysis | None:
     analysis, _ = ImageAnalysis.objects.get_or_create(image=image, model_version=version)
     if analysis.status == AnalysisStatus.DONE:
         return analysis
-    ImageAnalysis.objects.filter(pk=analysis.pk).update(
-        status=AnalysisStatus.RUNNING, started_at=timezone.now(), attempts=F("attempts") + 1, error=""
-    )
+    if not _analysis_attempt_start(analysis):
+        # Every allowed attempt was started and none finished: the worker died each time (out of
+        # memory, a crash in a native decoder or in TensorFlow) and Celery handed the job back
+        # (CELERY_TASK_REJECT_ON_WORKER_LOST). Starting it again would only kill the next worker.
+        analysis.refresh_from_db()
+        if analysis.status == AnalysisStatus.DONE:
+            return analysis
+        logger.error("analysis of %s stopped the worker %d times; marked failed", image_id, analysis.attempts)
+        return _analysis_fail(analysis, analysis_gave_up_message(analysis.attempts))
     # A photo already analysed by an older version stays "done" for people while a new one runs.
     Image.objects.filter(pk=image.pk).exclude(analysis_status=AnalysisStatus.DONE).update(
         analysis_status=AnalysisStatus.RUNNING, analysis_error=""
@@ -138,7 +183,7 @@ def image_analyze(*, image_id: str) -> ImageAnalysis | None:
     started = time.perf_counter()
     try:
         run = stored_photo_analyze(file=image.file)
-        with analysis_failures(image_id):
+        with analysis_failures(image_id, PHOTO_FAILURE_WORDS):
             map_png = saliency_map_png(run.result.saliency)
             overlay_png = saliency_overlay_png(run.result.saliency)
             thumbnail_jpegs = images.thumbnails(PIL.Image.fromarray(run.rgb), run.result.saliency)
@@ -191,28 +236,68 @@ def image_analyze(*, image_id: str) -> ImageAnalysis | None:
     return analysis
 
 
-def analysis_retry(*, analysis: ImageAnalysis) -> bool:
-    """Analyse a failed (or stuck) photo again; the person asked, so attempts start over.
+def _analysis_attempt_start(analysis: ImageAnalysis) -> bool:
+    """Count one more attempt and mark it running, unless ANALYSIS_MAX_ATTEMPTS were started
+    already. One UPDATE: two deliveries of the same job cannot both pass the check."""
+    return bool(
+        ImageAnalysis.objects.filter(pk=analysis.pk, attempts__lt=settings.ANALYSIS_MAX_ATTEMPTS)
+        .exclude(status=AnalysisStatus.DONE)
+        .update(status=AnalysisStatus.RUNNING, started_at=timezone.now(), attempts=F("attempts") + 1, error="")
+    )
 
-    True when it was queued now. An analysis of a version the running workers do not build is
-    marked instead (False): a worker would make the version it builds, not this one, so the
-    mark waits for the sweep of workers configured with that version's models.
+
+def _retry_allowed() -> Q:
+    """Analyses a retry may restart: not done, and not running unless stuck (its worker is gone)."""
+    stuck_before = timezone.now() - timedelta(seconds=settings.ANALYSIS_STUCK_SECONDS)
+    return ~Q(status=AnalysisStatus.DONE) & ~Q(status=AnalysisStatus.RUNNING, started_at__gte=stuck_before)
+
+
+def analysis_retry(*, analysis: ImageAnalysis) -> bool:
+    """Analyse a failed, waiting or stuck photo again; the person asked, so attempts start over.
+
+    The one rule for every door (photo page, API, admin action, jobs page). Raises RetryRefused
+    for an analysis that is done or running. True when the job was queued now. An analysis of a
+    version the running workers do not build is marked instead (False): a worker would make the
+    version it builds, not this one, so the mark waits for the sweep of workers configured with
+    that version's models.
     """
     from inference.selectors import version_built_by_workers
     from inference.tasks import image_analyze_task
 
     queue_now = analysis.model_version == version_built_by_workers()
     with transaction.atomic():
-        ImageAnalysis.objects.filter(pk=analysis.pk).exclude(status=AnalysisStatus.DONE).update(
+        # The check and the change are one UPDATE, so a worker that finishes meanwhile wins.
+        restarted = ImageAnalysis.objects.filter(_retry_allowed(), pk=analysis.pk).update(
             status=AnalysisStatus.PENDING, error="", attempts=0, queued_at=timezone.now() if queue_now else None
         )
+        if not restarted:
+            analysis.refresh_from_db()
+            raise RetryRefused(_retry_refusal_message(analysis), code="not_retryable")
         Image.objects.filter(pk=analysis.image_id).exclude(analysis_status=AnalysisStatus.DONE).update(
             analysis_status=AnalysisStatus.PENDING, analysis_error=""
         )
         if queue_now:
             # A broker outage must not fail the request: the row is pending and the sweep re-queues it.
             task_enqueue_on_commit(image_analyze_task, str(analysis.image_id))
+    analysis.refresh_from_db()
     return queue_now
+
+
+def image_analysis_retry(*, image: Image) -> bool:
+    """Retry a photo's analysis by the models the workers build (the only one a retry can make now);
+    analysis_retry's rules and answer. A photo with no such analysis yet gets one, queued now."""
+    from inference.selectors import version_built_by_workers
+
+    analysis, _ = ImageAnalysis.objects.get_or_create(image=image, model_version=version_built_by_workers())
+    return analysis_retry(analysis=analysis)
+
+
+def _retry_refusal_message(analysis: ImageAnalysis) -> str:
+    if analysis.status == AnalysisStatus.DONE:
+        return "This photo is already analysed; there is nothing to retry."
+    if analysis.status == AnalysisStatus.RUNNING:
+        return "This photo is being analysed right now; wait for it to finish."
+    return "This analysis cannot be retried now."  # changed between the check and the answer
 
 
 class ReindexScope(models.TextChoices):
@@ -321,11 +406,9 @@ def analysis_sweep(*, version: str | None = None, batch: int = SWEEP_BATCH) -> d
             | Q(status=AnalysisStatus.RUNNING, started_at__lt=stuck_before)
         )
         # A photo whose worker died every time is a failure an operator must see, not a silent loop.
-        gave_up = stuck.filter(attempts__gte=settings.ANALYSIS_MAX_ATTEMPTS).update(
-            status=AnalysisStatus.FAILED, finished_at=now,
-            error=f"Stopped after {settings.ANALYSIS_MAX_ATTEMPTS} attempts: the worker died or lost the job "
-                  "each time (see the worker's log); retry to try again.",
-        )
+        # (The common case, a job handed back after its worker died, is stopped by image_analyze;
+        # this catches a last attempt whose message was lost with its whole worker.)
+        gave_up = _analyses_give_up(stuck.filter(attempts__gte=settings.ANALYSIS_MAX_ATTEMPTS), now=now)
         stuck_ids = list(stuck.values_list("image_id", flat=True)[:batch])
         in_flight = rows.filter(
             Q(status=AnalysisStatus.PENDING, queued_at__gte=stuck_before)
@@ -461,6 +544,17 @@ def model_version_prune_run(*, name: str, batch: int = 1000) -> int:
             ImageAnalysis.objects.filter(pk__in=[a.pk for a in analyses]).delete()
             transaction.on_commit(lambda names=names: [default_storage.delete(n) for n in names])
             deleted += len(analyses)
+
+
+def _analyses_give_up(analyses, *, now) -> int:
+    """Mark analyses failed after ANALYSIS_MAX_ATTEMPTS, and their photos with them (for people)."""
+    error = analysis_gave_up_message(settings.ANALYSIS_MAX_ATTEMPTS)
+    image_ids = list(analyses.values_list("image_id", flat=True))
+    gave_up = analyses.update(status=AnalysisStatus.FAILED, finished_at=now, error=error)
+    Image.objects.filter(pk__in=image_ids).exclude(analysis_status=AnalysisStatus.DONE).update(
+        analysis_status=AnalysisStatus.FAILED, analysis_error=error
+    )
+    return gave_up
 
 
 def _analysis_fail(analysis: ImageAnalysis, error: str) -> ImageAnalysis:

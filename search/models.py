@@ -33,6 +33,9 @@ class SimilarityQuery(models.Model):
     box_bottom = models.PositiveIntegerField(null=True, blank=True)
     status = models.CharField(max_length=10, choices=AnalysisStatus.choices, default=AnalysisStatus.PENDING)
     error = models.TextField(blank=True)
+    # Analyses started; a search whose photo stops the worker every time fails after
+    # ANALYSIS_MAX_ATTEMPTS instead of being handed back forever (search.services).
+    attempts = models.PositiveIntegerField(default=0)
     model_version = models.CharField(max_length=120, blank=True)
     vector = VectorField(dimensions=EMBEDDING_DIM, null=True, blank=True)
     whole_vector = VectorField(dimensions=EMBEDDING_DIM, null=True, blank=True)

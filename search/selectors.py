@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.db import connection, transaction
+from django.db.models import Q
 from pgvector.django import CosineDistance
 
+from gallery.heatmaps import overlay_page_url
 from gallery.models import Image, Visibility
 from gallery.selectors import visible_to
 from inference.models import ImageAnalysis, ImageEmbedding
@@ -114,10 +116,14 @@ def query_similar_page(*, viewer, query: SimilarityQuery, limit: int = 24, offse
 
 
 def similarity_query_get(*, viewer, query_id) -> SimilarityQuery | None:
-    """A query is seen only by the person who made it."""
+    """The one rule for who sees a search, called by every door (its page, status, results and
+    photo; the API): only the person who made it, and for a region search only while they may
+    still see the photo it was drawn on. A photo made private since is gone from its searches too."""
     if not viewer.is_authenticated:
         return None
-    return SimilarityQuery.objects.filter(owner=viewer, id=query_id).select_related("source_image").first()
+    return (SimilarityQuery.objects.filter(owner=viewer, id=query_id)
+            .filter(Q(source_image__isnull=True) | visible_to(viewer, via="source_image__"))
+            .select_related("source_image").first())
 
 
 def _similar_page(*, viewer, vectors, version: str, exclude_image_id, limit: int, offset: int) -> SimilarPage:
@@ -154,7 +160,5 @@ def _visible_rows(rows: list, viewer) -> list:
 
 
 def _overlay_urls(image_ids: list, version: str) -> dict:
-    from django.urls import reverse
-
     done = ImageAnalysis.objects.filter(image_id__in=image_ids, model_version=version).exclude(overlay="")
-    return {a.image_id: reverse("gallery:overlay", args=[a.image_id]) for a in done.only("image_id")}
+    return {a.image_id: overlay_page_url(a) for a in done.only("image_id", "saliency_map")}

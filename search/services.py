@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from gallery.models import AnalysisStatus, Image
 from gallery.platform.queueing import task_enqueue_on_commit
 from gallery.services import image_inspect
 from inference import images
+from inference.services import FailureWords
 from search.models import SimilarityQuery
+
+logger = logging.getLogger(__name__)
 
 #: A region smaller than this (pixels a side) has too little in it to search with.
 REGION_MIN_SIDE = 16
@@ -66,6 +71,17 @@ def similarity_query_from_region(*, owner, image: Image, box: tuple[int, int, in
     return query
 
 
+def query_gave_up_message(attempts: int) -> str:
+    return (f"Stopped after {attempts} attempts: each one stopped the worker (the photo may need more memory "
+            "than the worker has, or its file crashes the image decoder). Try a smaller photo or region.")
+
+
+QUERY_FAILED_INTERNAL = ("The search failed because of an error on our side (logged for the site's operators); "
+                         "try again.")
+SEARCH_FAILURE_WORDS = FailureWords(timed_out="The search took too long and was stopped; try again.",
+                                    internal=QUERY_FAILED_INTERNAL)
+
+
 def similarity_query_analyze(*, query_id: str) -> SimilarityQuery | None:
     """Worker side: embed the query's photo (or region) the way every gallery photo is analysed
     (inference.services.stored_photo_analyze)."""
@@ -74,12 +90,22 @@ def similarity_query_analyze(*, query_id: str) -> SimilarityQuery | None:
     query = SimilarityQuery.objects.filter(id=query_id).select_related("source_image").first()
     if query is None or query.status == AnalysisStatus.DONE:
         return query
-    SimilarityQuery.objects.filter(pk=query.pk).update(status=AnalysisStatus.RUNNING, error="")
+    # As for photos (inference.services.image_analyze): a search whose analysis kills the worker is
+    # handed back by Celery each time; it is started at most ANALYSIS_MAX_ATTEMPTS times.
+    started = (SimilarityQuery.objects.filter(pk=query.pk, attempts__lt=settings.ANALYSIS_MAX_ATTEMPTS)
+               .exclude(status=AnalysisStatus.DONE)
+               .update(status=AnalysisStatus.RUNNING, error="", attempts=F("attempts") + 1))
+    if not started:
+        query.refresh_from_db()
+        if query.status == AnalysisStatus.DONE:
+            return query
+        logger.error("similarity query %s stopped the worker %d times; marked failed", query_id, query.attempts)
+        return _query_fail(query, query_gave_up_message(query.attempts))
     try:
         if query.is_region:
-            run = stored_photo_analyze(file=query.source_image.file, region=query.box)
+            run = stored_photo_analyze(file=query.source_image.file, region=query.box, words=SEARCH_FAILURE_WORDS)
         else:
-            run = stored_photo_analyze(file=query.file)
+            run = stored_photo_analyze(file=query.file, words=SEARCH_FAILURE_WORDS)
     except AnalysisFailed as exc:
         return _query_fail(query, str(exc))
     SimilarityQuery.objects.filter(pk=query.pk).update(

@@ -74,11 +74,11 @@ def search_by_region(request: HttpRequest, image_id) -> HttpResponse:
 
 
 def _query_or_404(request: HttpRequest, query_id):
+    # The selector holds the whole rule (the maker only; a region search only while its photo is
+    # visible to them), the same one the API calls.
     query = similarity_query_get(viewer=request.user, query_id=query_id)
     if query is None:
         raise Http404("No such search.")
-    if query.source_image_id and image_get_visible(viewer=request.user, image_id=query.source_image_id) is None:
-        raise Http404("No such search.")  # the photo it was drawn on has become private since
     return query
 
 

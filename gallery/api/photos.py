@@ -18,6 +18,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from gallery import selectors, services
+from gallery.heatmaps import heatmap_response
 from gallery.models import AnalysisStatus, Image, Visibility
 from gallery.platform import media
 from gallery.platform.api.errors import ApiError, api_error_from_validation, errors
@@ -25,6 +26,7 @@ from gallery.platform.api.pagination import NewestFirstCursorPagination
 from gallery.platform.api.throttles import AnonThrottle, ScopedThrottle, UserThrottle
 from gallery.platform.api.uploads import uploaded_bytes
 from inference.selectors import image_analyses_shown, image_analysis_shown
+from inference.services import RetryRefused, image_analysis_retry
 
 TAG_PHOTOS, TAG_PUBLIC = "photos", "public photos"
 
@@ -331,7 +333,40 @@ class PhotoOverlayApi(_FileApi):
     def get(self, request, photo_id):
         image = self._visible(request, photo_id)
         analysis = image_analysis_shown(image_id=image.id)
-        return self._file_response(image, analysis.overlay if analysis else None, "image/png")
+        if analysis is None or not analysis.overlay:
+            raise Http404
+        return heatmap_response(analysis, cache_control=f"{'public' if image.is_public else 'private'}, max-age=86400")
+
+
+class PhotoAnalysisRetryApi(APIView):
+    """Retry a photo's analysis (the photo page's Retry button): a thin adapter over
+    inference.services.image_analysis_retry, the one rule the page and the admin use too."""
+
+    throttle_classes = [AnonThrottle, UserThrottle, ScopedThrottle]
+    throttle_scope = "uploads"  # like an upload, a retry queues model work
+
+    @extend_schema(
+        tags=[TAG_PHOTOS], operation_id="photos_analysis_retry", summary="Analyse a photo again",
+        description=(
+            "For a photo whose analysis failed (or is stuck): queue it again, with its attempts counted "
+            "from zero. Answers 202 with the photo (`analysis_status`: `pending`); poll it as after an "
+            "upload. A photo whose analysis is done or running answers 409 `not_retryable`."
+        ),
+        parameters=[PHOTO_ID_PARAMETER],
+        request=None,
+        responses={202: OpenApiResponse(PhotoSerializer, description="Queued again."),
+                   **errors(401, 404, 409, e409="Done or running: nothing to retry (`not_retryable`).")},
+    )
+    def post(self, request, photo_id):
+        image = selectors.image_get_owned(owner=request.user, image_id=photo_id)
+        if image is None:
+            raise Http404  # someone else's photo, private or public: only its owner may retry it
+        try:
+            image_analysis_retry(image=image)
+        except RetryRefused as exc:
+            raise api_error_from_validation(exc) from None
+        image.refresh_from_db()
+        return Response(photo_data(request, [image])[0], status=status.HTTP_202_ACCEPTED)
 
 
 class PublicPhotoListApi(GenericAPIView):

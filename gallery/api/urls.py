@@ -17,6 +17,7 @@ urlpatterns = [
     path("photos/<uuid:photo_id>/display/", photos.PhotoDisplayApi.as_view(), name="photo_display"),
     path("photos/<uuid:photo_id>/thumbnails/<str:name>/", photos.PhotoThumbnailApi.as_view(), name="photo_thumbnail"),
     path("photos/<uuid:photo_id>/overlay/", photos.PhotoOverlayApi.as_view(), name="photo_overlay"),
+    path("photos/<uuid:photo_id>/retry/", photos.PhotoAnalysisRetryApi.as_view(), name="photo_retry"),
     path("public/photos/", photos.PublicPhotoListApi.as_view(), name="public_photos"),
     path("albums/", albums.AlbumListCreateApi.as_view(), name="albums"),
     path("albums/<uuid:album_id>/", albums.AlbumDetailApi.as_view(), name="album"),

@@ -5,9 +5,11 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from gallery import views as gallery_views
 from gallery.accounts import api as accounts_api
 
 urlpatterns = [
+    path("favicon.ico", gallery_views.favicon, name="favicon"),
     path("", include("gallery.urls")),
     path("", include("search.urls")),
     path("accounts/", include("gallery.accounts.urls")),
@@ -19,5 +21,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
 ]
 
-# Unknown URLs under /api/ answer in the API's error shape; pages keep Django's 404 page.
-handler404 = "gallery.platform.api.errors.not_found_view"
+# The site's own error pages (never Django's debug pages); JSON in the API's error shape under /api/.
+handler400 = "gallery.platform.error_views.bad_request"
+handler403 = "gallery.platform.error_views.permission_denied"
+handler404 = "gallery.platform.error_views.page_not_found"
+handler500 = "gallery.platform.error_views.server_error"

@@ -3,7 +3,8 @@
 There is no public media URL: every photo, thumbnail and overlay is reached through a view that
 checks visibility first. SERVE_MEDIA_WITH only chooses who then moves the bytes (settings/base.py):
 Django itself, nginx (X-Accel-Redirect to an ``internal`` location, so the file path is never a URL
-a client can request), or the storage's own URL (S3 signed URLs that expire).
+a client can request), or the storage's own URL (S3 signed URLs that expire). Heat maps are the
+exception: Django draws them from the stored saliency map (gallery.heatmaps).
 """
 
 from __future__ import annotations

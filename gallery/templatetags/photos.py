@@ -1,4 +1,9 @@
+import base64
+import functools
+
 from django import template
+
+from inference.overlays import saliency_legend_png
 
 register = template.Library()
 
@@ -7,3 +12,15 @@ register = template.Library()
 def thumbnail_url(image, name: str = "square") -> str:
     """{{ image|thumbnail_url:"wide" }}: the versioned URL of one of the photo's thumbnails."""
     return image.thumbnail_url(name)
+
+
+@register.simple_tag
+def saliency_legend_src() -> str:
+    """The heat map's legend as a data: URL, drawn by the code that draws the heat maps, so the
+    two cannot disagree (a few hundred bytes; the Content Security Policy allows data: images)."""
+    return _legend_data_url()
+
+
+@functools.cache
+def _legend_data_url() -> str:
+    return "data:image/png;base64," + base64.b64encode(saliency_legend_png()).decode("ascii")

@@ -1,6 +1,6 @@
-// Behaviour shared by every page: confirmations, "Show more" results, overlays on result tiles,
-// and boxes drawn over photos. No inline scripts anywhere, so the content security policy can
-// forbid them.
+// Behaviour shared by every page: confirmations, "Show more" results, remembered display
+// choices, overlays on result tiles, and boxes drawn over photos. No inline scripts anywhere, so
+// the content security policy can forbid them.
 (function () {
   "use strict";
 
@@ -42,6 +42,27 @@
     }
   });
 
+  // Display choices (heat maps on or off, their opacity, the crop box) are remembered per person
+  // in this browser: a control with data-remember keeps its state under that name, for the
+  // account in data-remember-for. The page's HTML holds the defaults (heat maps on).
+  const STORAGE_PREFIX = "saliency-gallery";
+  const storageKey = (input) => [STORAGE_PREFIX, input.dataset.rememberFor || "guest", input.dataset.remember].join(":");
+  function remember(input) {
+    try {
+      localStorage.setItem(storageKey(input), input.type === "checkbox" ? (input.checked ? "on" : "off") : input.value);
+    } catch (err) { /* storage off or full: the choice lasts for this page only */ }
+  }
+  function recall(input) {
+    let stored = null;
+    try { stored = localStorage.getItem(storageKey(input)); } catch (err) { return; }
+    if (stored === null) return;
+    if (input.type === "checkbox") input.checked = stored === "on"; else input.value = stored;
+  }
+  document.querySelectorAll("input[data-remember]").forEach(recall);
+  document.addEventListener("change", (event) => {
+    if (event.target.dataset && event.target.dataset.remember) remember(event.target);
+  });
+
   // The "Show saliency on results" switch.
   function syncResultOverlays() {
     document.querySelectorAll(".similar").forEach((section) => {
@@ -68,6 +89,6 @@
     placeBox(element, element.dataset.box.split(",").map(Number), Number(stage.dataset.width), Number(stage.dataset.height));
   });
 
-  window.gallery = { syncResultOverlays, placeBox };
+  window.gallery = { syncResultOverlays, placeBox, remember };
   syncResultOverlays();
 })();

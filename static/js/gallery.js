@@ -1,5 +1,6 @@
 // "My photos": drag-and-drop upload with a progress bar per file, then each photo's analysis
-// status live (waiting, analysing, done, failed with the reason), and live badges on the grid.
+// status live (waiting, analysing, done, failed with the reason); each new photo joins the grid
+// and its count at once, and the grid's badges and thumbnails follow the analysis.
 (function () {
   "use strict";
   const form = document.getElementById("upload-form");
@@ -7,7 +8,7 @@
   const POLL_MS = 1000;
   const grid = document.querySelector(".grid[data-live-status]");
   const statusUrl = (list && list.dataset.statusUrl) || (grid && grid.dataset.liveStatus);
-  const watched = new Map(); // photo id -> element to update
+  const watched = new Map(); // photo id -> elements to update (its upload row, its grid tile)
   let polling = false;
 
   function csrfToken() {
@@ -29,7 +30,6 @@
     state.textContent = photo.status_label + (photo.status === "failed" && photo.error ? ": " + photo.error : "");
     item.dataset.status = photo.status;
     if (photo.status === "done" || photo.status === "failed") {
-      watched.delete(photo.id);
       const link = item.querySelector("a.open");
       if (!link) {
         const a = document.createElement("a");
@@ -71,7 +71,9 @@
       if (xhr.status === 201) {
         item.dataset.photoId = answer.photo.id;
         showStatus(item, answer.photo);
-        watched.set(answer.photo.id, item);
+        watch(answer.photo.id, item);
+        const tile = addTile(answer.tile);
+        if (tile) watch(answer.photo.id, tile);
         poll();
       } else if (answer.code === "duplicate") {
         state.className = "state duplicate";
@@ -102,9 +104,10 @@
         const response = await fetch(statusUrl + "?ids=" + ids, { credentials: "same-origin" });
         const body = await response.json();
         body.photos.forEach((photo) => {
-          const element = watched.get(photo.id);
-          if (!element) return;
-          if (element.classList.contains("tile")) updateTile(element, photo); else showStatus(element, photo);
+          (watched.get(photo.id) || []).forEach((element) => {
+            if (element.classList.contains("tile")) updateTile(element, photo); else showStatus(element, photo);
+          });
+          if (photo.status === "done" || photo.status === "failed") watched.delete(photo.id);
         });
       } catch (err) { /* a network blip: the next tick tries again */ }
     }
@@ -123,7 +126,29 @@
       badge.textContent = photo.status_label;
       badge.title = photo.error || "";
     }
-    if (photo.status === "done" || photo.status === "failed") watched.delete(photo.id);
+  }
+
+  function watch(id, element) {
+    if (!watched.has(id)) watched.set(id, []);
+    watched.get(id).push(element);
+  }
+
+  // A new upload's tile (rendered by the server with the grid's own template) goes first, as the
+  // grid is newest first; only on a grid that shows every photo (the first page, no filter).
+  const count = document.getElementById("photo-count");
+  function addTile(html) {
+    if (!grid || !grid.hasAttribute("data-live-insert") || !html) return null;
+    const holder = document.createElement("template");
+    holder.innerHTML = html.trim();
+    const tile = holder.content.firstElementChild;
+    grid.querySelectorAll(":scope > .empty").forEach((empty) => empty.remove());
+    grid.prepend(tile);
+    if (count) {
+      const total = Number(count.dataset.count) + 1;
+      count.dataset.count = total;
+      count.textContent = total + (total === 1 ? " photo" : " photos");
+    }
+    return tile;
   }
 
   function startUploads(files) {
@@ -156,7 +181,7 @@
   // Grid tiles still waiting for analysis update themselves too.
   if (grid) {
     grid.querySelectorAll(".tile[data-status=pending], .tile[data-status=running]").forEach((tile) => {
-      watched.set(tile.dataset.photoId, tile);
+      watch(tile.dataset.photoId, tile);
     });
     if (watched.size) poll();
   }

@@ -1,6 +1,6 @@
-// Photo page: heat-map toggle and opacity, the salient crop box, drawing a region to search
-// with (pointer or keyboard), and live status. Also the search-results page: it polls the
-// query and shows the results the moment they are ready.
+// Photo page: heat-map toggle and opacity, the salient crop box, the photo's display size,
+// drawing a region to search with (pointer or keyboard), and live status. Also the
+// search-results page: it polls the query and shows the results the moment they are ready.
 (function () {
   "use strict";
   const POLL_MS = 700;
@@ -12,15 +12,46 @@
   if (overlay && toggle) {
     const apply = () => {
       overlay.hidden = !toggle.checked;
-      overlay.style.opacity = opacity ? opacity.value / 100 : 0.7;
+      overlay.style.opacity = opacity ? opacity.value / 100 : 1;
     };
     toggle.addEventListener("change", apply);
-    if (opacity) opacity.addEventListener("input", () => { toggle.checked = true; apply(); });
+    if (opacity) {
+      opacity.addEventListener("input", () => {
+        if (!toggle.checked) { toggle.checked = true; window.gallery.remember(toggle); }
+        apply();
+      });
+    }
     apply();
   }
   const cropToggle = document.getElementById("crop-toggle");
   const cropBox = document.getElementById("crop-box");
-  if (cropToggle && cropBox) cropToggle.addEventListener("change", () => { cropBox.hidden = !cropToggle.checked; });
+  if (cropToggle && cropBox) {
+    const applyCrop = () => { cropBox.hidden = !cropToggle.checked; };
+    cropToggle.addEventListener("change", applyCrop);
+    applyCrop();
+  }
+
+  // --- the photo's size ---
+  // The stage fills the photo column (and at most 75 % of the window's height), so a small photo
+  // is scaled up by the browser's smooth interpolation instead of sitting at its own 320 px in a
+  // page laid out for large ones; but never beyond MAX_UPSCALE times its pixels, where it would
+  // only turn soft. Without this script the photo shows at its own size, capped by the CSS.
+  const MAX_UPSCALE = 2.5;
+  const photoStage = document.querySelector(".photo .stage");
+  if (photoStage) {
+    const base = photoStage.querySelector("img.base");
+    const natural = [Number(photoStage.dataset.width), Number(photoStage.dataset.height)];
+    const fit = () => {
+      const column = photoStage.parentElement.clientWidth;
+      const byHeight = 0.75 * window.innerHeight * natural[0] / natural[1];
+      base.style.width = Math.floor(Math.min(column, byHeight, MAX_UPSCALE * natural[0])) + "px";
+    };
+    if (natural[0] > 0 && natural[1] > 0) {
+      fit();
+      new ResizeObserver(fit).observe(photoStage.parentElement);
+      window.addEventListener("resize", fit);
+    }
+  }
 
   // --- region search ---
   const stage = document.getElementById("stage");

@@ -59,6 +59,9 @@ TABLE = [
     ("get", "/api/v1/searches/{search}/", 200, 404, 401, 404),
     ("get", "/api/v1/uploads/{upload}/", 200, 404, 401, 404),
     ("get", "/api/v1/auth/tokens/", 200, 200, 401, 200),
+    # Only the owner may retry; these photos are analysed, so the owner is told 409 (not_retryable).
+    ("post", "/api/v1/photos/{private}/retry/", 409, 404, 401, 404),
+    ("post", "/api/v1/photos/{public}/retry/", 409, 404, 401, 404),
     ("delete", "/api/v1/auth/tokens/{token}/", 204, 404, 401, 404),
     ("delete", "/api/v1/albums/{album}/photos/{private}/", 204, 404, 401, 404),
     ("delete", "/api/v1/albums/{album}/", 204, 404, 401, 404),

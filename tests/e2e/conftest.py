@@ -62,6 +62,7 @@ def snap(page, name: str) -> None:
     """Photograph the page at both widths; on the phone nothing may stick out sideways."""
     SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
     start = page.viewport_size
+    page.evaluate("window.scrollTo(0, 0)")  # from the top, or the sticky header lands mid-picture
     for label, viewport in VIEWPORTS.items():
         page.set_viewport_size(viewport)
         page.wait_for_timeout(150)  # let the layout settle at the new width

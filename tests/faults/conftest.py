@@ -24,8 +24,11 @@ class Workers:
     def __init__(self, settings, tmp_path: Path):
         self.settings, self.tmp_path, self.started = settings, tmp_path, []
 
-    def start(self, *, beat: bool = True) -> subprocess.Popen:
+    def start(self, *, beat: bool = True, include: tuple[str, ...] = (), env: dict | None = None) -> subprocess.Popen:
+        """A worker; ``include`` names extra modules it imports (test-only fault injection such as
+        tests.faults.poison), ``env`` adds environment variables (settings)."""
         n = len(self.started)
+        extra_env = env or {}
         env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "gallery.config.settings.test",
@@ -34,6 +37,7 @@ class Workers:
             "MEDIA_ROOT": str(self.settings.MEDIA_ROOT),
             "ANALYSIS_SWEEP_SECONDS": str(SWEEP_SECONDS),
             "ANALYSIS_STUCK_SECONDS": str(STUCK_SECONDS),
+            **extra_env,
         }
         log_path = self.tmp_path / f"worker{n}.log"
         command = [sys.executable, "-m", "celery", "-A", "gallery", "worker", "--queues",
@@ -41,6 +45,8 @@ class Workers:
                    "--without-heartbeat", "--without-gossip", "--without-mingle"]
         if beat:
             command += ["--beat", "--schedule", str(self.tmp_path / f"beat{n}")]
+        for module in include:
+            command += ["--include", module]
         with open(log_path, "w") as log:
             worker = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
                                       start_new_session=True)

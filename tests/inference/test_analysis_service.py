@@ -69,7 +69,10 @@ def test_unreadable_file_fails_with_reason_and_can_be_retried(uploaded, django_c
     default_storage.save(image.file.name, __import__("io").BytesIO(b"garbage"))
     analysis = services.image_analyze(image_id=str(image.id))
     assert analysis.status == AnalysisStatus.FAILED
-    assert "UnidentifiedImageError" in analysis.error or "cannot identify" in analysis.error
+    # Words for the photo's owner; Pillow's own ("cannot identify image file <_io.BytesIO ...>") is logged.
+    assert analysis.error == "This file is not an image we can read (JPEG, PNG, WebP, GIF, BMP or TIFF)."
+    image.refresh_from_db()
+    assert image.analysis_error == analysis.error
     assert not ImageEmbedding.objects.filter(image=image).exists()
 
     default_storage.delete(image.file.name)
@@ -140,3 +143,61 @@ def test_broken_configured_model_keeps_serving_with_the_fallback(uploaded, setti
     assert {a.status for a in analyses} == {AnalysisStatus.DONE}
     assert {a.model_version for a in analyses} == {default_version}, "the default model made them"
     assert [r.image for r in image_similar_list(viewer=owner, image=first)] == [second]
+
+
+def test_a_file_cut_short_in_storage_fails_with_words_not_library_text(uploaded):
+    image = uploaded(14, size=(640, 480))
+    stored = default_storage.open(image.file.name).read()
+    default_storage.delete(image.file.name)
+    default_storage.save(image.file.name, __import__("io").BytesIO(stored[: len(stored) // 2]))
+    analysis = services.image_analyze(image_id=str(image.id))
+    assert analysis.status == AnalysisStatus.FAILED
+    assert "seems to be cut short" in analysis.error
+    assert "bytes not processed" not in analysis.error and "OSError" not in analysis.error
+
+
+def test_an_analysis_started_max_attempts_times_is_failed_instead_of_started_again(
+    uploaded, settings, django_capture_on_commit_callbacks
+):
+    """What a photo that kills its worker looks like when Celery hands its job back once more
+    (tests/faults/test_poison_photos.py does it with a real worker)."""
+    image = uploaded(15)
+    died = timezone.now() - timedelta(seconds=5)
+    ImageAnalysis.objects.create(image=image, model_version=configured_model_version(), status=AnalysisStatus.RUNNING,
+                                 attempts=settings.ANALYSIS_MAX_ATTEMPTS, started_at=died)
+    analysis = services.image_analyze(image_id=str(image.id))
+    assert (analysis.status, analysis.attempts) == (AnalysisStatus.FAILED, settings.ANALYSIS_MAX_ATTEMPTS)
+    assert analysis.started_at == died, "not started again"
+    assert analysis.error == services.analysis_gave_up_message(settings.ANALYSIS_MAX_ATTEMPTS)
+    image.refresh_from_db()
+    assert (image.analysis_status, image.analysis_error) == ("failed", analysis.error)
+    assert not ImageEmbedding.objects.filter(image=image).exists()
+
+    # Retry: the attempts start over and the photo is analysed.
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        services.analysis_retry(analysis=analysis)
+    assert len(callbacks) == 1
+    analysis.refresh_from_db()
+    assert (analysis.status, analysis.attempts, analysis.error) == (AnalysisStatus.PENDING, 0, "")
+    analysis = services.image_analyze(image_id=str(image.id))
+    assert (analysis.status, analysis.attempts) == (AnalysisStatus.DONE, 1)
+
+
+def test_sweep_gives_up_a_stuck_analysis_after_max_attempts_and_says_so_on_the_photo(
+    uploaded, settings, django_capture_on_commit_callbacks
+):
+    long_ago = timezone.now() - timedelta(seconds=settings.ANALYSIS_STUCK_SECONDS + 60)
+    lost, retried = uploaded(16), uploaded(17)
+    ImageAnalysis.objects.create(image=lost, model_version=configured_model_version(), status=AnalysisStatus.RUNNING,
+                                 attempts=settings.ANALYSIS_MAX_ATTEMPTS, started_at=long_ago)
+    ImageAnalysis.objects.create(image=retried, model_version=configured_model_version(), status=AnalysisStatus.RUNNING,
+                                 attempts=settings.ANALYSIS_MAX_ATTEMPTS - 1, started_at=long_ago)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        counts = services.analysis_sweep()
+    assert (counts["gave_up"], counts["stuck"], len(callbacks)) == (1, 1, 1)
+    analysis = ImageAnalysis.objects.get(image=lost)
+    assert analysis.status == AnalysisStatus.FAILED
+    assert analysis.error == services.analysis_gave_up_message(settings.ANALYSIS_MAX_ATTEMPTS)
+    lost.refresh_from_db()
+    assert (lost.analysis_status, lost.analysis_error) == ("failed", analysis.error)
+    assert ImageAnalysis.objects.get(image=retried).status == AnalysisStatus.PENDING

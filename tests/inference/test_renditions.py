@@ -96,3 +96,36 @@ def test_focus_is_high_for_one_subject_and_low_for_a_flat_map():
     one_subject[18:22, 18:22] = 1.0
     assert images.saliency_focus(flat) == pytest.approx(0.125, abs=0.01)
     assert images.saliency_focus(one_subject) == pytest.approx(1.0)
+
+
+def _blob_map_png(width: int = 320, height: int = 240, centre: tuple[int, int] = (240, 120)) -> bytes:
+    from inference.overlays import saliency_map_png
+
+    y, x = np.mgrid[0:height, 0:width]
+    return saliency_map_png(np.exp(-((x - centre[0]) ** 2 + (y - centre[1]) ** 2) / (2 * 30.0**2)))
+
+
+def _rgba(png: bytes) -> np.ndarray:
+    with PIL.Image.open(io.BytesIO(png)) as image:
+        return np.asarray(image.convert("RGBA"))
+
+
+def test_overlay_rendition_is_the_map_in_the_current_look_whole_or_fitted_to_a_thumbnail():
+    from inference.overlays import MAX_ALPHA, saliency_from_png, saliency_overlay_png
+
+    peak = (252, 255, 164, MAX_ALPHA)  # the heat map's colour at saliency 1
+
+    big_map_png = _blob_map_png(1024, 768, centre=(700, 300))
+    assert images.overlay_rendition(big_map_png) == saliency_overlay_png(saliency_from_png(big_map_png))
+    map_png = _blob_map_png()
+    whole = _rgba(images.overlay_rendition(map_png))
+    assert whole.shape == (600, 800, 4)  # a small photo's map is drawn at the size pages show it
+    peak_rows, peak_cols = np.nonzero((whole == peak).all(axis=-1))
+    assert abs(peak_rows.mean() - 300) < 2 and abs(peak_cols.mean() - 600) < 2  # (120, 240) x 2.5
+    square = _rgba(images.overlay_rendition(map_png, images.THUMBNAILS["square"]))
+    assert square.shape == (200, 200, 4)
+    # The square window slides right to the subject, as the photo's square thumbnail does
+    # (80..320 of 320 px): the peak at x = 240 lands at (240 - 80) / 240 of the tile.
+    peak_x = np.nonzero((square == peak).all(axis=-1))[1].mean()
+    assert abs(peak_x - 200 * (240 - 80) / 240) <= 2
+    assert square[:, :20, 3].max() == 0  # the far left, where nobody looks, stays clear

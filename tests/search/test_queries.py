@@ -99,3 +99,46 @@ def test_old_queries_and_their_files_are_pruned(make_user, django_capture_on_com
         assert services.similarity_queries_prune() == 1
     assert not storage.exists(old.file.name) and storage.exists(fresh.file.name)
     assert list(SimilarityQuery.objects.all()) == [fresh]
+
+
+def test_a_region_search_follows_its_photo_through_every_door_once_it_becomes_private(make_user, photo):
+    """alice searched with a region of bob's public photo; bob then made it private. Every door
+    (the search's page, its status, its results, the API; one selector behind them all) now
+    answers 404 to alice, exactly as for a search that does not exist. bob's own searches on it stay."""
+    from django.test import Client
+    from rest_framework.test import APIClient
+
+    from gallery import services as gallery_services
+
+    alice, bob = make_user(), make_user()
+    source = photo(owner=bob, visibility="public", title="bobs-beach-4411")
+    alices = services.similarity_query_from_region(owner=alice, image=source, box=(0, 0, 100, 100))
+    bobs = services.similarity_query_from_region(owner=bob, image=source, box=(0, 0, 100, 100))
+    doors = ("/search/{id}/", "/search/{id}/results", "/search/{id}/status.json", "/api/v1/searches/{id}/")
+
+    def answers(user, query) -> list[int]:
+        page, api = Client(), APIClient()
+        page.force_login(user)
+        api.force_authenticate(user)
+        return [(api if door.startswith("/api/") else page).get(door.format(id=query.id)).status_code
+                for door in doors]
+
+    assert answers(alice, alices) == [200, 200, 200, 200]
+    gallery_services.image_update(image=source, visibility="private")
+    assert answers(alice, alices) == [404, 404, 404, 404]
+    assert answers(bob, bobs) == [200, 200, 200, 200], "the owner still sees their own"
+    # The selector every door calls says the same.
+    from search.selectors import similarity_query_get
+
+    assert similarity_query_get(viewer=alice, query_id=alices.id) is None
+    assert similarity_query_get(viewer=bob, query_id=bobs.id) == bobs
+
+
+def test_a_search_whose_photo_stopped_the_worker_max_attempts_times_fails_without_starting(make_user, photo, settings):
+    owner = make_user()
+    query = services.similarity_query_from_region(owner=owner, image=photo(owner=owner), box=(0, 0, 100, 100))
+    SimilarityQuery.objects.filter(pk=query.pk).update(status=AnalysisStatus.RUNNING,
+                                                       attempts=settings.ANALYSIS_MAX_ATTEMPTS)
+    query = services.similarity_query_analyze(query_id=str(query.id))
+    assert (query.status, query.attempts) == (AnalysisStatus.FAILED, settings.ANALYSIS_MAX_ATTEMPTS)
+    assert query.error == services.query_gave_up_message(settings.ANALYSIS_MAX_ATTEMPTS)

@@ -139,6 +139,7 @@ def upload_form(world: World) -> dict:
 # Route name (or, for an unnamed route, its pattern) -> the requests to make.
 ACCESS: dict[str, list[Case]] = {
     # --- pages ---
+    "favicon": [everyone(302)],
     "gallery:explore": [everyone(200)],
     "gallery:mine": [signed_in(200)],
     "gallery:upload": [signed_in(302, method="post", data=upload_form)],
@@ -214,6 +215,9 @@ ACCESS: dict[str, list[Case]] = {
     "api:photo_thumbnail": api_photo_read(name="square"),
     "api:photo_overlay": api_photo_read(),
     "api:photo_similar": api_photo_read(),
+    # Only the owner may retry; the world's photos are analysed, so the owner hears 409 (not_retryable).
+    "api:photo_retry": [Case(API_DENIED, 404, 404, 409, kwargs=lambda w, v=v: {"photo_id": getattr(w, v).id},
+                             method="post", json=True) for v in ("private", "public")],
     "api:public_photos": [everyone(200)],
     "api:albums": [api_signed_in(200)],
     "api:album": [

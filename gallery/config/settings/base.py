@@ -33,7 +33,12 @@ def env_list(name: str, default: str) -> list[str]:
 
 
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "insecure-local-development-key-change-me")
-DEBUG = env_bool("DJANGO_DEBUG", True)
+# Off unless asked for: Django's debug pages list every URL pattern and setting, and `make run`
+# may be reachable from a network (HOST=0.0.0.0). DJANGO_DEBUG=1 turns them on for development.
+DEBUG = env_bool("DJANGO_DEBUG", False)
+# The names the site answers to. `manage.py serve` adds the address it binds (and, bound to every
+# interface, this machine's own addresses) for its web server; a name such as gallery.lan must be
+# listed here, e.g. DJANGO_ALLOWED_HOSTS=localhost,127.0.0.1,gallery.lan.
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver")
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", "")
 
@@ -58,6 +63,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: it gives every error answer under /api/ the API's JSON shape, whoever made it.
+    "gallery.platform.api.errors.ApiErrorShapeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -244,6 +251,8 @@ CONTENT_SECURITY_POLICY = {
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# A failed CSRF check answers the site's 403 page, or the API's JSON error under /api/.
+CSRF_FAILURE_VIEW = "gallery.platform.error_views.csrf_failure"
 
 # --- auth, api, misc --------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -319,7 +328,7 @@ SPECTACULAR_SETTINGS = {
     },
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums"],
     "SWAGGER_UI_DIST": "SIDECAR",
-    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # The site's own icon (templates/drf_spectacular/swagger_ui.html), not Swagger's.
 }
 
 # Resumable uploads (tus 1.0, drf-tus). Chunks are appended to a temporary file on this host's disk
@@ -350,6 +359,9 @@ AXES_DISABLE_ACCESS_LOG = True
 # lockout counts the client's address, not the proxy's (gallery.accounts.client_address).
 LOGIN_PROXY_COUNT = int(os.environ.get("LOGIN_PROXY_COUNT", 0))
 AXES_CLIENT_IP_CALLABLE = "gallery.accounts.client_address.login_client_address"
+# Without this, axes logs "AXES: BEGIN version ..." and its whole configuration at the start of
+# every process, so every management command printed it first.
+AXES_VERBOSE = False
 
 # E-mail (password reset). Development prints messages on the console; set EMAIL_BACKEND to
 # django.core.mail.backends.smtp.EmailBackend and EMAIL_HOST etc. to send them.

@@ -7,6 +7,8 @@ a running development app.
 
 from .base import *  # noqa: F403 - test settings are the base settings with a few replaced
 
+# DEBUG keeps base's default (off), so the tests see the error pages `make run` serves; workers and
+# servers that tests start read the same default (tests/security/test_error_pages.py).
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES = {
     **STORAGES,  # noqa: F405 - defined by the star import above

@@ -2,24 +2,29 @@
 authentication, throttling, a 404), is answered as ``{"error": {"code": ..., "message": ...,
 "fields": {...}}}`` so a client has one parser for all of them.
 
-This module is settings.REST_FRAMEWORK["EXCEPTION_HANDLER"] and the URLconf's handler404; views
-raise ApiError, and document their errors with ``errors(...)``.
+exception_handler is settings.REST_FRAMEWORK["EXCEPTION_HANDLER"]; ApiErrorShapeMiddleware gives
+the same shape to error answers DRF never sees (gallery.platform.error_views are the handlers).
+Views raise ApiError, and document their errors with ``errors(...)``.
 """
 
 from __future__ import annotations
 
+import json
+
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import exceptions, serializers, status
+from rest_framework.renderers import JSONRenderer
 from rest_framework.views import exception_handler as drf_exception_handler
 
 # Why a service refused (the ValidationError's code, e.g. gallery.services.ImageRejected.code) ->
 # the HTTP status that says so; any other code is a 400.
 REJECTION_STATUS = {
     "duplicate": status.HTTP_409_CONFLICT,
+    "not_retryable": status.HTTP_409_CONFLICT,
     "too_large": status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
     "too_many_pixels": status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
     "not_an_image": status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
@@ -39,7 +44,26 @@ STATUS_CODES = {
     413: "too_large",
     415: "unsupported_media_type",
     429: "throttled",
+    500: "server_error",
+    502: "unavailable",
+    503: "unavailable",
 }
+
+# What an error says when whoever produced it said nothing a client could use.
+STATUS_MESSAGES = {
+    400: "The request is not valid.",
+    401: "Authentication credentials were not provided.",
+    403: "You do not have permission to do this.",
+    404: "Not found.",
+    405: "This method is not allowed here.",
+    413: "The request body is too large.",
+    415: "Unsupported media type.",
+    429: "Too many requests.",
+    500: "Something went wrong on our side; it has been logged. Please try again later.",
+    503: "The service is unavailable for a moment; please try again.",
+}
+
+API_PATH_PREFIX = "/api/"
 
 
 class ApiError(exceptions.APIException):
@@ -76,8 +100,12 @@ def exception_handler(exc, context):
     # DRF adds the headers that go with an error (WWW-Authenticate, Retry-After); we own the body.
     response = drf_exception_handler(exc, context)
     if response is None:
-        return None  # not an API error: a server error, left to Django (logged, 500)
+        return None  # not an API error: a server error, left to Django (logged; ApiErrorShapeMiddleware)
     response.data = {"error": _error_body(exc, response.status_code)}
+    # Errors are JSON whatever the view renders when all goes well (the schema's YAML, the docs' HTML).
+    request = context.get("request")
+    if request is not None:
+        request.accepted_renderer, request.accepted_media_type = JSONRenderer(), "application/json"
     return response
 
 
@@ -144,11 +172,47 @@ def errors(*codes: int, **descriptions: str) -> dict:
             for code in codes}
 
 
-def not_found_view(request, exception):
-    """handler404: JSON in the error shape under /api/, Django's page everywhere else."""
-    from django.http import JsonResponse
-    from django.views.defaults import page_not_found
+# --- the error shape for answers DRF never sees -------------------------------------------------
 
-    if request.path.startswith("/api/"):
-        return JsonResponse({"error": {"code": "not_found", "message": "Not found.", "fields": {}}}, status=404)
-    return page_not_found(request, exception)
+def is_api_path(path: str) -> bool:
+    return path == API_PATH_PREFIX.rstrip("/") or path.startswith(API_PATH_PREFIX)
+
+
+def api_error_response(status_code: int, *, code: str = "", message: str = "") -> JsonResponse:
+    body = {"code": code or STATUS_CODES.get(status_code, "error"),
+            "message": message or STATUS_MESSAGES.get(status_code, "The request failed."), "fields": {}}
+    return JsonResponse({"error": body}, status=status_code)
+
+
+class ApiErrorShapeMiddleware:
+    """Under /api/, every error has the one JSON shape, whoever answered it.
+
+    DRF views answer through exception_handler above. This catches the rest: an unknown URL, an
+    uncaught exception (the 500 from Django's handler), a refused Host header, a CSRF failure
+    outside DRF, a lockout. Headers are kept (Retry-After, WWW-Authenticate, Allow); only a body
+    that is not already the error shape is replaced. First in MIDDLEWARE, so it sees them all.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if response.status_code < 400 or not is_api_path(request.path_info) or _has_error_shape(response):
+            return response
+        shaped = api_error_response(response.status_code)
+        for header, value in response.items():
+            if header.lower() not in ("content-type", "content-length", "content-encoding"):
+                shaped[header] = value
+        shaped.cookies = response.cookies
+        return shaped
+
+
+def _has_error_shape(response: HttpResponse) -> bool:
+    if getattr(response, "streaming", False) or not response.get("Content-Type", "").startswith("application/json"):
+        return False
+    try:
+        error = json.loads(response.content).get("error")
+    except (ValueError, AttributeError):
+        return False
+    return isinstance(error, dict) and {"code", "message", "fields"} <= error.keys()

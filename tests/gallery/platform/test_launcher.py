@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 
 import psutil
@@ -38,17 +39,21 @@ def manage(var_dir, *args: str) -> str:
 
 
 def test_ctrl_c_stops_everything_and_restart_keeps_data(tmp_path):
-    var_dir, port = tmp_path / "var", free_port()
-    launcher = subprocess.Popen([sys.executable, "manage.py", "serve", "--port", str(port)], cwd=ROOT,
-                                env=child_env(var_dir), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    # Bound to an address that is not in ALLOWED_HOSTS' defaults (any 127.x is this machine): the
+    # site must answer under it all the same, because serve allows the address it binds.
+    var_dir, port, host = tmp_path / "var", free_port(), "127.0.0.2"
+    launcher = subprocess.Popen([sys.executable, "manage.py", "serve", "--host", host, "--port", str(port)],
+                                cwd=ROOT, env=child_env(var_dir), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                 start_new_session=True, text=True)
+    base = f"http://{host}:{port}"
     try:
         def site_up():
             try:
-                return urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2).status == 200
+                return urllib.request.urlopen(f"{base}/", timeout=2).status == 200
             except OSError:
                 return False
         wait_for(site_up, timeout=120, interval=0.5, message="the site to answer")
+        assert_safe_defaults(base)
         # A management command run meanwhile attaches to the running database.
         manage(var_dir, "shell", "-c", "from django.contrib.auth.models import User; User.objects.create_user('kept')")
         started = psutil.Process(launcher.pid).children(recursive=True)
@@ -71,6 +76,23 @@ def test_ctrl_c_stops_everything_and_restart_keeps_data(tmp_path):
                   "from django.contrib.auth.models import User; print(User.objects.filter(username='kept').count())"
                   ).splitlines()[-1] == "1"
     assert not (var_dir / "pg" / "postmaster.pid").exists(), "the command stopped the server it started"
+
+
+def assert_safe_defaults(base: str) -> None:
+    """What `make run` serves with its defaults (DEBUG off): static files all the same, the favicon,
+    and the site's own error pages, never Django's debug pages."""
+    assert urllib.request.urlopen(f"{base}/static/css/app.css", timeout=10).status == 200
+    icon = urllib.request.urlopen(f"{base}/favicon.ico", timeout=10)  # redirected to the static SVG
+    assert icon.status == 200 and icon.read().startswith(b"<svg")
+    for path, kind in (("/no/such/page/", "text/html"), ("/api/v1/no-such-thing/", "application/json")):
+        try:
+            urllib.request.urlopen(f"{base}{path}", timeout=10)
+            raise AssertionError(f"{path} answered 200")
+        except urllib.error.HTTPError as error:
+            body = error.read().decode()
+            assert error.code == 404 and error.headers["Content-Type"].startswith(kind), (path, error.code)
+            assert "DEBUG = True" not in body and "URLconf" not in body, f"{path}: Django's debug page"
+            assert ("Page not found" in body) if kind == "text/html" else ('"code": "not_found"' in body), body
 
 
 def _alive(pid: int) -> bool:
@@ -116,3 +138,13 @@ def test_a_killed_command_does_not_keep_the_servers_forever(tmp_path):
         for pid in (postgres_pid, redis_pid):
             if _alive(pid):
                 os.kill(pid, signal.SIGTERM)
+
+
+def test_serve_allows_the_addresses_it_binds():
+    from gallery.platform.management.commands.serve import bind_addresses, host_header_form
+
+    assert bind_addresses("192.168.1.20") == ["192.168.1.20"]
+    assert bind_addresses("localhost") == [], "a name must be listed in DJANGO_ALLOWED_HOSTS"
+    everywhere = bind_addresses("0.0.0.0")
+    assert "127.0.0.1" in everywhere and all(":" not in a for a in everywhere)  # this machine's IPv4 addresses
+    assert host_header_form("::1") == "[::1]" and host_header_form("10.0.0.5") == "10.0.0.5"
