@@ -60,7 +60,7 @@ def heat_map_coverage(page, selector: str) -> float:
     once it is shown and loaded (0 if it is hidden)."""
     page.locator(selector).first.scroll_into_view_if_needed()
     page.wait_for_function(f"(() => {{ const i = document.querySelector({selector!r}); "
-                           "return i && i.complete && i.naturalWidth > 0; }})()")
+                           "return i && i.complete && i.naturalWidth > 0; })()")
     return page.eval_on_selector(selector, """img => {
         if (img.hidden || getComputedStyle(img).display === "none") return 0;
         const canvas = document.createElement("canvas");
