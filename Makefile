@@ -19,8 +19,14 @@ run: $(STAMP)
 browser:
 	@command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
 
-test: $(STAMP) browser
+# Lint first: a wrong import or a ruff finding fails CI before the (long) test run.
+test: lint browser
 	$(PY) -m pytest
+
+# ruff (pyproject.toml [tool.ruff]) and the import contracts (pyproject.toml [tool.importlinter]).
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports --no-logo
 
 bench: $(STAMP)
 	$(PY) bench/ingest.py

@@ -1,7 +1,8 @@
 """What the benchmarks that run real workers share: a private Django set-up and a worker process.
 
-Importing this module points Django at var/bench (its own embedded PostgreSQL and Redis, unless
-DATABASE_URL / CELERY_BROKER_URL are set) before anything touches settings.
+Importing this module points Django at var/bench before anything touches settings; django_ready()
+attaches to (or starts) its own embedded PostgreSQL and Redis there, unless DATABASE_URL /
+CELERY_BROKER_URL are set.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("GALLERY_VAR_DIR", str(ROOT / "var" / "bench"))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gallery.settings.base")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gallery.config.settings.base")
 os.environ.setdefault("LOG_LEVEL", "WARNING")
 
 
@@ -27,6 +28,9 @@ def django_ready() -> None:
     """Set Django up on the bench database (migrated) with media in a fresh temporary folder."""
     import django
 
+    from gallery.platform.embedded import services_attach
+
+    services_attach()
     django.setup()
     from django.conf import settings
     from django.core.management import call_command
@@ -40,7 +44,7 @@ def celery_worker(*, processes: int = 1, tf_threads: int | None = None):
     """One real Celery worker on the app's queues, stopped (its whole process group) on exit."""
     from django.conf import settings
 
-    from gallery.celery import app
+    from gallery.config.celery import app
 
     app.control.purge()
     env = {**os.environ, "DATABASE_URL": settings.DATABASE_URL, "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,

@@ -75,8 +75,9 @@ def main() -> None:
 
 def measure(owner, photos: list[bytes], *, processes: int, threads: int, warm_count: int) -> dict:
     """One worker with this many processes and TensorFlow threads each, through a burst of photos."""
+    from gallery.models import AnalysisStatus
     from gallery.services import image_create
-    from inference.models import AnalysisStatus, ImageAnalysis
+    from inference.models import ImageAnalysis
 
     with celery_worker(processes=processes, tf_threads=threads):
         # Warm-up photos: model loading is start-up cost, not ingest cost. Each process loads its

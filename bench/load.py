@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import contextlib
 import itertools
 import json
 import os
@@ -34,7 +35,6 @@ from collections import defaultdict
 from pathlib import Path
 
 import requests
-
 from _harness import ROOT, process_group_stop
 
 # kind -> weight in the mix
@@ -61,7 +61,7 @@ def main() -> None:
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CELERY_BROKER_URL", "CACHE_URL")}
-    env.update(GALLERY_VAR_DIR=str(var_dir), DJANGO_SETTINGS_MODULE="gallery.settings.base", DJANGO_DEBUG="0",
+    env.update(GALLERY_VAR_DIR=str(var_dir), DJANGO_SETTINGS_MODULE="gallery.config.settings.base", DJANGO_DEBUG="0",
                LOG_LEVEL="WARNING", MODEL_CACHE_DIR=str(_model_cache()))
     os.environ.update(env)
     server_log = open(var_dir / "serve.log", "w")  # noqa: SIM115
@@ -71,7 +71,10 @@ def main() -> None:
         _wait(lambda: _answers(base), 180, "the site to answer")
         import django
 
-        django.setup()  # attaches to the embedded servers `serve` started (as a second holder)
+        from gallery.platform.embedded import services_attach
+
+        services_attach()  # attaches to the embedded servers `serve` started (as a second holder)
+        django.setup()
         users = _users_create(args.users)
         seeded = _seed(base, users)
         result = _drive(base, users, seeded, clients=args.clients, seconds=args.seconds)
@@ -228,22 +231,22 @@ def _audit(base: str, users: list[dict], uploaded: dict[str, list[str]], timeout
     from django.db.models import Count
 
     from gallery.models import Image
+    from inference.configuration import configured_model_version
     from inference.models import ImageAnalysis, ImageEmbedding
-    from inference.versions import MODEL_VERSION
+
+    configured_version = configured_model_version()
 
     ids = [image_id for per_user in uploaded.values() for image_id in per_user]
     started = time.monotonic()
 
     def finished() -> bool:
-        return ImageAnalysis.objects.filter(image_id__in=ids, model_version=MODEL_VERSION,
+        return ImageAnalysis.objects.filter(image_id__in=ids, model_version=configured_version,
                                             status__in=["done", "failed"]).count() == len(ids)
 
-    try:
+    with contextlib.suppress(TimeoutError):  # the audit below says what did not finish
         _wait(finished, timeout, "every upload to be analysed")
-    except TimeoutError:
-        pass
     rows = set(map(str, Image.objects.filter(id__in=ids).values_list("id", flat=True)))
-    per_image = (ImageAnalysis.objects.filter(image_id__in=ids, model_version=MODEL_VERSION)
+    per_image = (ImageAnalysis.objects.filter(image_id__in=ids, model_version=configured_version)
                  .values("image_id").annotate(n=Count("id")))
     bench_users = [u["username"] for u in users]
     return {
@@ -251,11 +254,11 @@ def _audit(base: str, users: list[dict], uploaded: dict[str, list[str]], timeout
         "rows": len(rows),
         "lost": len(set(ids) - rows),
         "unexpected_rows": Image.objects.filter(owner__username__in=bench_users).count() - SEED_PHOTOS - len(ids),
-        "analysed_done": ImageAnalysis.objects.filter(image_id__in=ids, model_version=MODEL_VERSION,
+        "analysed_done": ImageAnalysis.objects.filter(image_id__in=ids, model_version=configured_version,
                                                       status="done").count(),
         "analysis_failed": ImageAnalysis.objects.filter(image_id__in=ids, status="failed").count(),
         "duplicate_analyses": sum(1 for row in per_image if row["n"] > 1),
-        "embeddings": ImageEmbedding.objects.filter(image_id__in=ids, model_version=MODEL_VERSION).count(),
+        "embeddings": ImageEmbedding.objects.filter(image_id__in=ids, model_version=configured_version).count(),
         "drain_s": round(time.monotonic() - started, 1),
     }
 

@@ -3,7 +3,7 @@
     .venv/bin/python bench/overlay.py [--repeat N]
 
 Pages and the API draw every heat map on request from the stored 8-bit saliency map
-(gallery.renditions.overlay_rendition), so this is what each overlay request costs in the web
+(inference.images.overlay_rendition), so this is what each overlay request costs in the web
 process on top of reading one small PNG. Maps are the training-free spectral model's, on made-up
 photos (tests/conftest.py: scene_photo), stored the way the worker stores them; the learned
 model's maps are as smooth. Also prints the encodings that were weighed against the one used
@@ -37,8 +37,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=30)
     args = parser.parse_args()
 
-    from gallery.renditions import THUMBNAILS, overlay_rendition
-    from inference.images import load_rgb
+    from inference.images import THUMBNAILS, load_rgb, overlay_rendition
     from inference.overlays import (
         _heat_indices,
         _outline_draw,

@@ -28,9 +28,9 @@ def main() -> None:
     from django.conf import settings
     from django.contrib.auth import get_user_model
 
-    from gallery.models import AnalysisState, Image
+    from gallery.models import AnalysisStatus, Image
     from gallery.services import image_create
-    from search.models import QueryStatus, SimilarityQuery
+    from search.models import SimilarityQuery
     from search.services import similarity_query_from_photo, similarity_query_from_region
     from tests.conftest import scene_photo
 
@@ -41,16 +41,17 @@ def main() -> None:
     with celery_worker(processes=1):
         gallery = [image_create(owner=owner, data=scene_photo(next(seeds), species=i % 4), filename=f"g{i}.jpg")
                    for i in range(8)]
-        wait_until(lambda: Image.objects.filter(owner=owner, analysis_status=AnalysisState.DONE).count() == len(gallery),
+        wait_until(lambda: Image.objects.filter(owner=owner, analysis_status=AnalysisStatus.DONE).count()
+                   == len(gallery),
                    300)
 
         def timed(make_query) -> float:
             query = make_query()
             start = time.perf_counter()
-            wait_until(lambda: SimilarityQuery.objects.filter(pk=query.pk, status__in=[QueryStatus.DONE,
-                                                                                      QueryStatus.FAILED]).exists(), 120)
+            finished = [AnalysisStatus.DONE, AnalysisStatus.FAILED]
+            wait_until(lambda: SimilarityQuery.objects.filter(pk=query.pk, status__in=finished).exists(), 120)
             elapsed = time.perf_counter() - start
-            if SimilarityQuery.objects.get(pk=query.pk).status != QueryStatus.DONE:
+            if SimilarityQuery.objects.get(pk=query.pk).status != AnalysisStatus.DONE:
                 raise SystemExit(f"query failed: {SimilarityQuery.objects.get(pk=query.pk).error}")
             return elapsed
 
@@ -69,7 +70,7 @@ def main() -> None:
                 image_create(owner=owner, data=scene_photo(next(seeds), size=(1024, 768)), filename="bulk.jpg")
             busy.append(timed(photo_query))
             wait_until(lambda: not Image.objects.filter(owner=owner).exclude(
-                analysis_status__in=[AnalysisState.DONE, AnalysisState.FAILED]).exists(), 600)
+                analysis_status__in=[AnalysisStatus.DONE, AnalysisStatus.FAILED]).exists(), 600)
 
         print(json.dumps({
             "benchmark": "search_by_photo",

@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("GALLERY_VAR_DIR", str(ROOT / "var" / "bench"))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gallery.settings.base")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gallery.config.settings.base")
 os.environ.setdefault("LOG_LEVEL", "WARNING")
 
 OLD, NEW = "bench-sal+bench-emb-a", "bench-sal+bench-emb-b"
@@ -45,15 +45,18 @@ def main() -> None:
 
     import django
 
+    from gallery.platform.embedded import services_attach
+
+    services_attach()  # the bench embedded servers under var/bench, unless DATABASE_URL / CELERY_BROKER_URL are set
     django.setup()
     import numpy as np
     from django.contrib.auth import get_user_model
     from django.core.management import call_command
     from django.db import connection, transaction
 
-    from gallery.models import Image, Visibility
+    from gallery.models import AnalysisStatus, Image, Visibility
     from inference import selectors, services
-    from inference.models import AnalysisStatus, ImageAnalysis, ImageEmbedding, ModelVersion
+    from inference.models import ImageAnalysis, ImageEmbedding, ModelVersion
     from inference.services import ReindexScope
     from search.selectors import image_similar_list
 

@@ -6,8 +6,9 @@
 Takes a seeded sample of the general scenes (streets, rooms, people, animals) under
 SOURCE/*/images and writes OUT/<stem>/ with the original and six edits of it: two crops of
 50-80% of each side (--crop-sides; 0.3 0.5 makes a harder set), a JPEG re-encoding at quality 20,
-a 35% downscale, a mirror image and a brightness/contrast/saturation change. A search that serves any photo must find the copies of a
-photo before anything else (evaluate_retrieval OUT). Writes to /tmp, never into the repository.
+a 35% downscale, a mirror image and a brightness/contrast/saturation change. A search that
+serves any photo must find the copies of a photo before anything else (evaluate_retrieval OUT).
+Writes to /tmp, never into the repository.
 """
 
 from __future__ import annotations

@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # This file is named like the app it measures: put the project, not bench/, first on the path.
 sys.path[0] = str(ROOT)
 os.environ.setdefault("GALLERY_VAR_DIR", str(ROOT / "var" / "bench"))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gallery.settings.base")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gallery.config.settings.base")
 os.environ.setdefault("LOG_LEVEL", "WARNING")
 # The broker is never used here; do not start the embedded Redis for nothing.
 os.environ.setdefault("CELERY_BROKER_URL", "memory://")
@@ -154,7 +154,7 @@ def bench_database_create() -> str:
     else on the bench embedded server under var/bench."""
     import psycopg
 
-    from gallery import embedded
+    from gallery.platform import embedded
 
     base_url = os.environ.get("DATABASE_URL")
     if base_url:
@@ -265,7 +265,7 @@ def load(vectors: np.ndarray, owners: np.ndarray, public: np.ndarray, model_vers
             for row, image_id in enumerate(ids):
                 varying = {"id": image_id, "owner_id": int(owners[row]) + 1, "file": f"images/{image_id.hex}.jpg",
                            "sha256": f"{row:064x}", "visibility": "public" if public[row] else "private"}
-                copy.write_row([varying.get(column, value) for column, value in zip(image_columns, fixed)])
+                copy.write_row([varying.get(column, value) for column, value in zip(image_columns, fixed, strict=True)])
         with cursor.copy(f"COPY inference_imageembedding ({', '.join(embedding_columns)}) FROM STDIN"
                          " WITH (FORMAT BINARY)") as copy:
             copy.set_types(embedding_types)
@@ -275,7 +275,8 @@ def load(vectors: np.ndarray, owners: np.ndarray, public: np.ndarray, model_vers
                 # The copies of owner and visibility the app keeps on each vector for its filter.
                 varying = {"image_id": image_id, "vector": vector, "whole_vector": vector, "crop_vector": vector,
                            "owner_id": int(owners[row]) + 1, "visibility": "public" if public[row] else "private"}
-                copy.write_row([varying.get(column, value) for column, value in zip(embedding_columns, fixed)])
+                copy.write_row([varying.get(column, value)
+                                for column, value in zip(embedding_columns, fixed, strict=True)])
     timings["copy_s"] = round(time.perf_counter() - started, 1)
     started = time.perf_counter()
     with connection.cursor() as cursor:
@@ -320,7 +321,8 @@ def latency_summary(latencies_ms: list[float]) -> dict:
 
 
 def recall(found: list[list[int]], truth: np.ndarray) -> float:
-    hits = [len(set(row[:RECALL_AT]) & set(truth_row[:RECALL_AT].tolist())) for row, truth_row in zip(found, truth)]
+    hits = [len(set(row[:RECALL_AT]) & set(truth_row[:RECALL_AT].tolist()))
+            for row, truth_row in zip(found, truth, strict=True)]
     return round(sum(hits) / (RECALL_AT * len(truth)), 4)
 
 
@@ -364,8 +366,10 @@ def measure_size(size: int, args) -> dict:
     from django.contrib.auth import get_user_model
     from pgvector.django import CosineDistance
 
+    from inference.configuration import configured_model_version
     from inference.models import ImageEmbedding
-    from inference.versions import MODEL_VERSION
+
+    configured_version = configured_model_version()
     from search import selectors
 
     vectors, owners, public, queries = synthetic_gallery(size, public_share=args.public_share,
@@ -377,19 +381,19 @@ def measure_size(size: int, args) -> dict:
     truth_filtered = exact_top_k(vectors, queries, RECALL_AT, allowed=visible)
     truth_s = time.perf_counter() - started
 
-    loaded = load(vectors, owners, public, MODEL_VERSION)
+    loaded = load(vectors, owners, public, configured_version)
     row_of = {image_id: row for row, image_id in enumerate(loaded.pop("image_ids"))}
     viewer = get_user_model().objects.get(username="bench0")
     page = settings.SIMILAR_LIMIT
 
     def unfiltered(query):
-        return (ImageEmbedding.objects.filter(model_version=MODEL_VERSION)
+        return (ImageEmbedding.objects.filter(model_version=configured_version)
                 .annotate(distance=CosineDistance("vector", query)).order_by("distance")[:page])
 
     def filtered(query):
         # The app's query exactly: one row more than a page (is there a next page?) and the
         # whole/crop distances it shows for the rows returned.
-        return selectors.image_similar_queryset(viewer=viewer, vector=query, model_version=MODEL_VERSION,
+        return selectors.image_similar_queryset(viewer=viewer, vector=query, model_version=configured_version,
                                                 limit=page + 1, whole_vector=query, crop_vector=query)
 
     app_session = selectors.hnsw_session_settings()
@@ -462,7 +466,7 @@ def plot(report: dict, path: Path) -> None:
 
     sizes = report["sizes"]
     figure, axes = plt.subplots(1, len(sizes), figsize=(5.5 * len(sizes), 4.5), squeeze=False)
-    for axis, result in zip(axes[0], sizes):
+    for axis, result in zip(axes[0], sizes, strict=True):
         for engine, marker in (("pgvector_hnsw", "o"), ("faiss_hnsw", "s")):
             for name, style in (("unfiltered", "-"), ("filtered", "--")):
                 points = result[engine][name]

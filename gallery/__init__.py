@@ -1,4 +1,3 @@
-# Load the Celery app whenever Django starts so that @shared_task binds to it.
-from .celery import app as celery_app
-
-__all__ = ("celery_app",)
+"""The gallery app (photos, albums, uploads, accounts; app label "gallery") and, beside it, the
+project configuration (gallery.config) and the platform every app runs on (gallery.platform).
+docs/architecture.md draws the layout."""

@@ -6,11 +6,12 @@ from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from gallery import media, services
+from gallery import services
 from gallery.models import Image
+from gallery.platform import media
 
 # The admin is where operators steer analysis, so it reads inference's rows and calls its services
-# (the rest of gallery imports only the analysis task from inference).
+# (the gallery's web layer may; its core may not: docs/architecture.md).
 from inference.admin import ImageAnalysisInline, log_bulk_change, reindex_message
 from inference.models import ImageAnalysis
 from inference.selectors import version_built_by_workers

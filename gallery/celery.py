@@ -1,11 +1,16 @@
-"""The Celery app (Celery's documented Django layout)."""
+"""The entry point of the `celery` command: `celery -A gallery worker|beat|inspect ...` finds the
+app here (Celery looks for a ``celery`` module in the package it is given).
 
-import os
+Like manage.py, it first attaches to (or starts) the embedded PostgreSQL and Redis for whichever of
+DATABASE_URL and CELERY_BROKER_URL is not set (gallery.platform.embedded), so a worker started by
+hand on a laptop finds them. In production both are set and nothing is started. Django processes
+never import this module: they load the app with their settings (gallery.config).
+"""
 
-from celery import Celery
+from gallery.platform.embedded import services_attach
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gallery.settings.base")
+services_attach()
 
-app = Celery("gallery")
-app.config_from_object("django.conf:settings", namespace="CELERY")
-app.autodiscover_tasks()
+from gallery.config.celery import app  # noqa: E402 - the environment must be complete before settings load
+
+__all__ = ("app",)

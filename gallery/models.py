@@ -1,6 +1,6 @@
 """Uploaded photos and albums.
 
-A photo's original file never changes. Pages show re-encoded renditions of it (gallery.renditions).
+A photo's original file never changes. Pages show re-encoded renditions of it (inference.images).
 The analysis itself lives in inference; the few facts every list needs (status, the saliency-cropped
 thumbnails, how clearly the photo has one subject) are copied onto the photo by the worker in the
 same transaction, so grids filter and render without joining into inference.
@@ -29,7 +29,11 @@ def image_upload_to(instance: Image, filename: str) -> str:
     return f"images/{instance.id.hex[:2]}/{instance.id.hex}.{ext}"
 
 
-class AnalysisState(models.TextChoices):
+class AnalysisStatus(models.TextChoices):
+    """Where an analysis stands, in one vocabulary for the three things analysed: a photo's analysis
+    by one model version (inference.ImageAnalysis), the photo's own summary of them
+    (Image.analysis_status) and a search with a photo or a region (search.SimilarityQuery)."""
+
     PENDING = "pending", "Waiting for analysis"
     RUNNING = "running", "Analysing"
     DONE = "done", "Analysed"
@@ -54,12 +58,12 @@ class Image(models.Model):
     created = models.DateTimeField(auto_now_add=True, db_index=True)
     # From EXIF DateTimeOriginal, as the camera wrote it (cameras rarely record a time zone).
     taken_at = models.DateTimeField(null=True, blank=True)
-    # Re-encoded copies, no metadata: what every page shows (gallery.renditions).
+    # Re-encoded copies, no metadata: what every page shows (inference.images).
     display = models.FileField(max_length=200, blank=True)
     thumbnail_square = models.FileField(max_length=200, blank=True)
     thumbnail_wide = models.FileField(max_length=200, blank=True)
     # Written by inference.services: done once any model version has analysed the photo.
-    analysis_status = models.CharField(max_length=10, choices=AnalysisState.choices, default=AnalysisState.PENDING)
+    analysis_status = models.CharField(max_length=10, choices=AnalysisStatus.choices, default=AnalysisStatus.PENDING)
     analysis_error = models.TextField(blank=True)
     saliency_focus = models.FloatField(null=True, blank=True)
 
@@ -78,6 +82,9 @@ class Image(models.Model):
     def __str__(self) -> str:
         return self.title or f"Image {self.id}"
 
+    def get_absolute_url(self) -> str:
+        return reverse("gallery:photo", args=[self.id])
+
     @property
     def is_public(self) -> bool:
         return self.visibility == Visibility.PUBLIC
@@ -91,9 +98,6 @@ class Image(models.Model):
     @property
     def display_url(self) -> str:
         return _versioned(reverse("gallery:file", args=[self.id]), self.display.name)
-
-    def get_absolute_url(self) -> str:
-        return reverse("search:photo", args=[self.id])
 
 
 def _versioned(url: str, storage_name: str) -> str:
@@ -129,9 +133,12 @@ class AlbumImage(models.Model):
         ordering = ["-added"]
         constraints = [models.UniqueConstraint(fields=["album", "image"], name="album_image_unique")]
 
+    def __str__(self) -> str:
+        return f"photo {self.image_id} in album {self.album_id}"
+
 
 class ResumableUpload(AbstractUpload):
-    """A tus upload in progress (gallery.api_uploads): chunks go to a temporary file until the last
+    """A tus upload in progress (gallery.api.uploads): chunks go to a temporary file until the last
     byte arrives, then gallery.services.resumable_upload_finish makes the photo like any upload.
 
     The row outlives its temporary file until it expires, so a client whose connection dropped on
@@ -148,6 +155,9 @@ class ResumableUpload(AbstractUpload):
 
     class Meta:
         indexes = [models.Index(fields=["expires"])]
+
+    def __str__(self) -> str:
+        return f"upload {self.guid} ({self.state})"
 
     def get_or_create_temporary_file(self) -> str:
         # drf-tus would use the system temp dir; keep chunks under the configured directory instead.

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Count, F, OuterRef, Q, Subquery
 
-from gallery.models import Album, AlbumImage, AnalysisState, Image, Visibility
+from gallery.models import Album, AlbumImage, AnalysisStatus, Image, Visibility
 
 
 def visible_to(viewer: AbstractBaseUser | AnonymousUser, *, via: str = "") -> Q:
@@ -56,7 +56,7 @@ class ImageFilters:
         return cls(
             album_id=album,
             visibility=visibility if visibility in Visibility.values else "",
-            status=status if status in AnalysisState.values else "",
+            status=status if status in AnalysisStatus.values else "",
         )
 
     def apply(self, queryset):

@@ -19,9 +19,9 @@ from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from gallery import renditions
 from gallery.models import Album, AlbumImage, Image, ResumableUpload, Visibility, rendition_name
-from gallery.queueing import task_enqueue_on_commit
+from gallery.platform.queueing import task_enqueue_on_commit
+from inference import images
 from inference.images import DECODE_ERRORS, decode_failure_message
 
 logger = logging.getLogger(__name__)
@@ -36,6 +36,10 @@ ALLOWED_FORMATS: dict[str, tuple[str, ...]] = {
     "TIFF": ("tif", "tiff"),
 }
 _EXTENSION_TO_FORMAT = {ext: fmt for fmt, exts in ALLOWED_FORMATS.items() for ext in exts}
+
+# The worker's analysis (inference.tasks.image_analyze_task), queued by its name: the gallery never
+# imports the worker's code, whose model modules would pull TensorFlow into web processes.
+ANALYSIS_TASK = "inference.analyze_image"
 
 
 class ImageRejected(ValidationError):
@@ -98,7 +102,7 @@ def image_inspect(*, data: bytes, filename: str) -> InspectedImage:
             with PIL.Image.open(io.BytesIO(data)) as img:
                 img.load()  # a full decode is the only reliable test for truncated files
                 taken_at = _exif_taken_at(img)
-                rgb = renditions.upright_rgb(img)
+                rgb = images.upright_rgb(img)
     except PIL.Image.DecompressionBombWarning:
         raise ImageRejected(f"The image is too large to process (the limit is "
                             f"{settings.UPLOAD_MAX_PIXELS / 1e6:.0f} megapixels).", code="too_many_pixels") from None
@@ -139,8 +143,6 @@ def image_create(
 
     On any failure nothing is left behind: no row, no stored file, nothing queued.
     """
-    from inference.tasks import image_analyze_task
-
     inspected = image_inspect(data=data, filename=filename)
     if visibility not in Visibility.values:
         raise ImageRejected(f"Unknown visibility “{visibility}”.", code="visibility")
@@ -170,7 +172,7 @@ def image_create(
             image.save(force_insert=True)
             # A broker outage does not fail the upload: the analysis sweep queues every photo
             # that has no analysis once the broker is back.
-            task_enqueue_on_commit(image_analyze_task, str(image.id))
+            task_enqueue_on_commit(ANALYSIS_TASK, str(image.id))
     except IntegrityError:
         _storage_delete(stored)
         # A concurrent upload of the same bytes won the race.
@@ -188,9 +190,9 @@ def _renditions_save(image: Image, rgb: PIL.Image.Image) -> list[str]:
     """Store the display copy and centred thumbnails (the worker re-crops them by saliency)."""
     storage = image.file.storage
     image.display = storage.save(rendition_name(image.id, "display.jpg"),
-                                 ContentFile(renditions.display_rendition(rgb)))
+                                 ContentFile(images.display_rendition(rgb)))
     names = [image.display.name]
-    for name, jpeg in renditions.thumbnails(rgb).items():
+    for name, jpeg in images.thumbnails(rgb).items():
         field = image.thumbnail_file(name)
         field.name = storage.save(rendition_name(image.id, f"{name}-centre.jpg"), ContentFile(jpeg))
         names.append(field.name)

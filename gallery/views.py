@@ -1,5 +1,6 @@
-"""Gallery pages: my photos, upload, explore, editing, albums, and the photo files.
-(Accounts live in gallery.accounts.)"""
+"""Gallery pages: my photos, upload, explore, a photo's page (with its analysis, its live status
+and its saliency overlay), editing, albums, and the photo files. (Accounts live in
+gallery.accounts; the photo page's "Similar photos" section is search's, a template tag.)"""
 
 from __future__ import annotations
 
@@ -7,21 +8,24 @@ import uuid
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-
 from django.core.paginator import Paginator
-from django.templatetags.static import static
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
+from django.templatetags.static import static
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from gallery import media, selectors, services
+from gallery import selectors, services
 from gallery.forms import AlbumForm, ImageEditForm, UploadForm
+from gallery.heatmaps import heatmap_response, overlay_page_url
 from gallery.models import Visibility
-from gallery.renditions import THUMBNAILS
+from gallery.platform import media
+from inference.images import THUMBNAILS
+from inference.selectors import image_analysis_shown
+from inference.services import RetryRefused, image_analysis_retry
 
 PAGE_SIZE = 48
 
@@ -83,7 +87,8 @@ def upload(request: HttpRequest) -> HttpResponse:
         except services.ImageRejected as exc:
             messages.error(request, f"{upload.name}: {exc.message}")
     if created:
-        messages.success(request, f"Uploaded {created} photo{'s' if created != 1 else ''}; analysis runs in the background.")
+        plural = "s" if created != 1 else ""
+        messages.success(request, f"Uploaded {created} photo{plural}; analysis runs in the background.")
     return redirect("gallery:mine")
 
 
@@ -103,6 +108,62 @@ def _upload_one_json(request: HttpRequest) -> JsonResponse:
     # The page puts the tile at the top of its grid, rendered by the grid's own template.
     tile = render_to_string("gallery/_tile.html", {"image": image, "show_visibility": True}, request=request)
     return JsonResponse({"code": "created", "photo": _photo_state(image), "tile": tile}, status=201)
+
+
+def photo(request: HttpRequest, image_id) -> HttpResponse:
+    """A photo with its analysis: the saliency overlay and crop, similar photos, and, for its
+    owner, editing, albums, download and delete."""
+    image = _visible_or_404(request, image_id)
+    analysis = image_analysis_shown(image_id=image.id)
+    is_owner = request.user.is_authenticated and image.owner_id == request.user.id
+    context = {
+        "image": image,
+        "analysis": analysis,
+        "overlay_url": overlay_page_url(analysis) if analysis and analysis.overlay else None,
+        "is_owner": is_owner,
+        "edit_form": (ImageEditForm(initial={"title": image.title, "visibility": image.visibility})
+                      if is_owner else None),
+    }
+    if is_owner:
+        in_albums = selectors.album_ids_of(image=image)
+        albums = selectors.album_choices(owner=request.user)
+        context["albums"] = [album for album in albums if album.id not in in_albums]
+        context["in_albums"] = [album for album in albums if album.id in in_albums]
+    return render(request, "gallery/photo.html", context)
+
+
+def photo_status(request: HttpRequest, image_id) -> JsonResponse:
+    """Polled by the photo page until the analysis is finished: the same state as photos_status."""
+    return JsonResponse(_photo_state(_visible_or_404(request, image_id)))
+
+
+def photo_overlay(request: HttpRequest, image_id) -> HttpResponse:
+    """The saliency heat-map PNG, under the same visibility rule as the photo itself.
+
+    ``?fit=square`` crops it to the same window as the photo's square thumbnail, so a result
+    tile's overlay lines up with the tile.
+    """
+    image = _visible_or_404(request, image_id)
+    analysis = image_analysis_shown(image_id=image.id)
+    if analysis is None or not analysis.overlay:
+        raise Http404("This photo has no saliency overlay yet.")
+    # The pages' URLs are versioned (gallery.heatmaps.overlay_page_url); others may change.
+    max_age = 86400 if "v" in request.GET else 300
+    return heatmap_response(analysis, spec=THUMBNAILS.get(request.GET.get("fit", "")),
+                            cache_control=f"private, max-age={max_age}")
+
+
+@login_required
+@require_POST
+def photo_analysis_retry(request: HttpRequest, image_id) -> HttpResponse:
+    image = _owned_or_404(request, image_id)
+    try:
+        image_analysis_retry(image=image)
+    except RetryRefused as refused:
+        messages.info(request, refused.message)
+    else:
+        messages.success(request, "Analysis queued again.")
+    return redirect("gallery:photo", image_id=image.id)
 
 
 def photos_status(request: HttpRequest) -> JsonResponse:
@@ -145,7 +206,7 @@ def image_edit(request: HttpRequest, image_id) -> HttpResponse:
         messages.success(request, "Saved.")
     else:
         messages.error(request, "Could not save: check the title and visibility.")
-    return redirect("search:photo", image_id=image.id)
+    return redirect("gallery:photo", image_id=image.id)
 
 
 @login_required
@@ -225,7 +286,7 @@ def album_add_image(request: HttpRequest, image_id) -> HttpResponse:
                                               reverse("gallery:album", args=[album.id]), album))
     except services.AlbumRejected as exc:
         messages.error(request, exc.message)
-    return redirect("search:photo", image_id=image.id)
+    return redirect("gallery:photo", image_id=image.id)
 
 
 @login_required
@@ -237,6 +298,13 @@ def album_remove_image(request: HttpRequest, album_id, image_id) -> HttpResponse
     messages.success(request, f"Removed “{image}” from “{album}”.")
     return redirect(request.POST.get("next") if _is_local(request.POST.get("next")) else
                     reverse("gallery:album", args=[album.id]))
+
+
+def _visible_or_404(request: HttpRequest, image_id):
+    image = selectors.image_get_visible(viewer=request.user, image_id=image_id)
+    if image is None:
+        raise Http404("No such photo.")
+    return image
 
 
 def _owned_or_404(request: HttpRequest, image_id):

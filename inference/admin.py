@@ -289,7 +289,8 @@ class ModelVersionAdmin(admin.ModelAdmin):
             if queued:
                 self.message_user(request, f"Queued {analysis.image} again.", messages.SUCCESS)
             else:
-                self.message_user(request, f"{analysis.image}: marked for retry. Its version ({analysis.model_version}) "
+                self.message_user(request, f"{analysis.image}: marked for retry. "
+                                  f"Its version ({analysis.model_version}) "
                                   "is not the one the workers build; it waits for workers configured with its "
                                   "models.", messages.WARNING)
         return redirect("admin:inference_jobs")

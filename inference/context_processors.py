@@ -1,6 +1,7 @@
 from django.conf import settings
 
-from inference.versions import SALIENCY_LABELS, configured_embedding_head
+from inference.configuration import configured_embedding_head
+from inference.versions import SALIENCY_LABELS
 
 
 def models(request) -> dict:

@@ -8,15 +8,8 @@ from django.db.models import Q
 from django.utils import timezone
 from pgvector.django import HnswIndex, VectorField
 
-from gallery.models import Image, Visibility
+from gallery.models import AnalysisStatus, Image, Visibility
 from inference.versions import EMBEDDING_DIM
-
-
-class AnalysisStatus(models.TextChoices):
-    PENDING = "pending", "Pending"
-    RUNNING = "running", "Running"
-    DONE = "done", "Done"
-    FAILED = "failed", "Failed"
 
 
 def analysis_file_name(image_id, model_version: str, name: str) -> str:

@@ -1,7 +1,7 @@
 """Saliency maps as images: the heat map laid over photos, its legend, and lossless greyscale PNGs.
 
 The one place the heat map's look is decided. Pages and the API render it on request from the
-stored 8-bit map (gallery.renditions), so a new look needs no re-analysis.
+stored 8-bit map (inference.images.overlay_rendition), so a new look needs no re-analysis.
 
 Maps are float arrays in [0, 1] (values outside are clipped, NaN counts as 0); every model's map
 peaks at 1. The look:

@@ -12,9 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
-from inference.crops import saliency_crop_box
 from inference.embedding.embedder import Embedder
+from inference.images import saliency_crop_box
 from inference.saliency.models import saliency_model_load
+from inference.versions import DEFAULT_SALIENCY_MODEL
 
 
 @dataclass(frozen=True)
@@ -58,11 +59,15 @@ def fuse_vectors(whole: np.ndarray, crop: np.ndarray) -> np.ndarray:
 
 
 class Pipeline:
-    def __init__(self, cache_dir: Path, embedding_head: Path | str | None = None):
-        """embedding_head: a trained head file (the EMBEDDING_HEAD setting); None: the data-free default."""
+    def __init__(self, cache_dir: Path, *, saliency_model: str = DEFAULT_SALIENCY_MODEL,
+                 saliency_vgg16_path: Path | None = None, embedding_head: Path | str | None = None):
+        """The models to run, chosen by the caller (the worker passes its settings: inference.
+        configuration). saliency_model: a name in inference.versions.SALIENCY_VERSIONS, with the
+        VGG16 SavedModel's directory for msinet-vgg16; embedding_head: a trained head file, None
+        for the data-free default."""
         self.embedder = Embedder(cache_dir, head=embedding_head)
-        # The configured saliency model, or the fallback that loaded if it is broken (logged).
-        self.saliency_model = saliency_model_load(cache_dir=cache_dir)
+        # The chosen saliency model, or the fallback that loaded if it is broken (logged).
+        self.saliency_model = saliency_model_load(saliency_model, cache_dir=cache_dir, vgg16_path=saliency_vgg16_path)
         self.version = f"{self.saliency_model.version}+{self.embedder.version}"
 
     def saliency(self, rgb: np.ndarray) -> np.ndarray:

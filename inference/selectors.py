@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -11,11 +10,10 @@ from django.db import connection
 from django.db.models import BooleanField, Count, Exists, ExpressionWrapper, OuterRef, Q
 from django.utils import timezone
 
-from gallery.models import Image
-from inference.models import AnalysisStatus, ImageAnalysis, ModelVersion, VersionStatus
-from inference.versions import MODEL_VERSION
-
-logger = logging.getLogger(__name__)
+from gallery.models import AnalysisStatus, Image
+from gallery.platform.queueing import queue_lengths
+from inference.configuration import configured_model_version
+from inference.models import ImageAnalysis, ModelVersion, VersionStatus
 
 FINISHED = (AnalysisStatus.DONE, AnalysisStatus.FAILED)
 #: A worker that has not swept for this long no longer counts as "the workers build X".
@@ -31,7 +29,7 @@ def embedding_version_serving() -> str:
     until then the configured version is the only one there can be.
     """
     name = ModelVersion.objects.filter(status=VersionStatus.ACTIVE).values_list("name", flat=True).first()
-    return name or MODEL_VERSION
+    return name or configured_model_version()
 
 
 def version_built_by_workers() -> str:
@@ -41,7 +39,7 @@ def version_built_by_workers() -> str:
     recent = timezone.now() - WORKERS_SEEN_WITHIN
     seen = (ModelVersion.objects.filter(workers_seen_at__gte=recent).order_by("-workers_seen_at")
             .values_list("name", flat=True).first())
-    return seen or MODEL_VERSION
+    return seen or configured_model_version()
 
 
 @dataclass(frozen=True)
@@ -210,25 +208,9 @@ def analyses_busy_seconds(*, since: datetime) -> float:
 
 
 def broker_queue_lengths() -> tuple[dict[str, int | None], str]:
-    """Messages waiting in each worker queue, asked of the broker itself (a passive declare
-    counts a Redis queue's list, across its priority lists). Never raises: a down broker is
-    something the dashboard must show, not crash on."""
-    from gallery.celery import app
-
-    lengths: dict[str, int | None] = {}
-    try:
-        with app.connection_for_read() as conn:
-            conn.ensure_connection(max_retries=1)
-            channel = conn.default_channel
-            for name in worker_queues():
-                try:
-                    lengths[name] = channel.queue_declare(queue=name, passive=True).message_count
-                except conn.channel_errors:
-                    lengths[name] = 0  # never declared: nothing was ever queued there
-    except Exception as exc:  # noqa: BLE001 - any broker failure is shown on the dashboard
-        logger.warning("cannot read queue lengths from the broker: %s", exc)
-        return {name: None for name in worker_queues()}, f"{type(exc).__name__}: {exc}"
-    return lengths, ""
+    """Messages waiting in each worker queue (gallery.platform.queueing.queue_lengths), and the
+    broker's error, if it is down, for the dashboard to show."""
+    return queue_lengths(worker_queues())
 
 
 def worker_queues() -> list[str]:
@@ -236,14 +218,14 @@ def worker_queues() -> list[str]:
     return [name.strip() for name in settings.WORKER_QUEUES.split(",") if name.strip()]
 
 
-def image_analysis_latest(*, image_id) -> ImageAnalysis | None:
+def image_analysis_shown(*, image_id) -> ImageAnalysis | None:
     """The analysis to show for a photo: the serving version's when done (the maps match what
     search ranks by), else the newest done one, else the newest unfinished one."""
     return _analysis_shown(list(_analyses_newest_first().filter(image_id=image_id)))
 
 
-def image_analyses_latest(*, image_ids) -> dict:
-    """image_analysis_latest for a page of photos in one query: {image_id: analysis}; photos
+def image_analyses_shown(*, image_ids) -> dict:
+    """image_analysis_shown for a page of photos in one query: {image_id: analysis}; photos
     without any analysis are missing from the dict."""
     by_image: dict = {}
     for analysis in _analyses_newest_first().filter(image_id__in=image_ids):
@@ -256,7 +238,7 @@ def _analyses_newest_first():
     # query): the active registry row's version, or the configured one while none is active.
     active = ModelVersion.objects.filter(status=VersionStatus.ACTIVE)
     serving = Q(Exists(active.filter(name=OuterRef("model_version")))) | (
-        ~Q(Exists(active)) & Q(model_version=MODEL_VERSION))
+        ~Q(Exists(active)) & Q(model_version=configured_model_version()))
     # By id: queued_at is empty on rows marked for re-index.
     return ImageAnalysis.objects.annotate(
         is_serving=ExpressionWrapper(serving, output_field=BooleanField())).order_by("-id")

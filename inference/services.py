@@ -3,12 +3,16 @@ them, retries, and the model version registry (activate, roll back, prune)."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import time
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
+import numpy as np
+import PIL.Image
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -16,24 +20,18 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, connection, models, transaction
 from django.db.models import F, Q
+from django.db.models.fields.files import FieldFile
 from django.utils import timezone
 
-import PIL.Image
-
-from gallery import renditions
-from gallery.models import AnalysisState, Image, rendition_name
-from gallery.queueing import task_enqueue_on_commit
-from inference.images import DECODE_ERRORS, WORKING_MAX_SIDE, decode_failure_message, load_rgb, scale_box
-from inference.models import (
-    AnalysisStatus,
-    ImageAnalysis,
-    ImageEmbedding,
-    ModelVersion,
-    VersionStatus,
-    analysis_file_name,
-)
+from gallery.models import AnalysisStatus, Image, rendition_name
+from gallery.platform.queueing import task_enqueue_on_commit
+from inference import images
+from inference.configuration import configured_embedding_head, configured_model_version, configured_saliency_model
+from inference.models import ImageAnalysis, ImageEmbedding, ModelVersion, VersionStatus, analysis_file_name
 from inference.overlays import saliency_map_png, saliency_overlay_png
-from inference.versions import EMBEDDER_VERSION, MODEL_VERSION
+
+if TYPE_CHECKING:
+    from inference.pipeline import PhotoAnalysis  # imports TensorFlow: only the worker loads it
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +39,8 @@ SWEEP_BATCH = 500
 
 # Shown to the photo's owner when an analysis failed for a reason that is ours, not the photo's
 # (a model or storage error); the details are in the worker's log.
-ANALYSIS_FAILED_INTERNAL = "The analysis failed because of an error on our side (logged for the site's operators). Retry to try again."
+ANALYSIS_FAILED_INTERNAL = ("The analysis failed because of an error on our side (logged for the site's operators). "
+                            "Retry to try again.")
 
 
 def analysis_gave_up_message(attempts: int) -> str:
@@ -60,33 +59,109 @@ class RetryRefused(ValidationError):
 
 @functools.cache
 def pipeline_get():
-    """The worker's one Pipeline, loaded on first use (TensorFlow stays out of web processes)."""
+    """The worker's one Pipeline with the configured models, loaded on first use (TensorFlow stays
+    out of web processes)."""
     from inference.pipeline import Pipeline, tensorflow_threads_set
 
+    # Hashed before the models load: a head file replaced meanwhile would store vectors under the
+    # wrong version, so refuse rather than mix two models in one index.
+    configured = configured_model_version()
     tensorflow_threads_set(settings.TF_NUM_THREADS)
-    pipeline = Pipeline(settings.MODEL_CACHE_DIR, embedding_head=settings.EMBEDDING_HEAD or None)
-    # EMBEDDER_VERSION was derived from the same setting at import; a head file replaced since would
-    # store vectors under the wrong version, so refuse rather than mix two models in one index.
-    if pipeline.embedder.version != EMBEDDER_VERSION:
+    saliency_model, vgg16_path = configured_saliency_model()
+    pipeline = Pipeline(settings.MODEL_CACHE_DIR, saliency_model=saliency_model, saliency_vgg16_path=vgg16_path,
+                        embedding_head=configured_embedding_head() or None)
+    configured_embedder = configured.split("+", 1)[1]  # "<saliency version>+<embedder version>"
+    if pipeline.embedder.version != configured_embedder:
         raise RuntimeError(
-            f"embedding head changed since start-up ({pipeline.embedder.version} != {EMBEDDER_VERSION}); restart"
+            f"embedding head changed since start-up ({pipeline.embedder.version} != {configured_embedder}); restart"
         )
     return pipeline
+
+
+class AnalysisFailed(Exception):
+    """A stored photo (or a region of one) could not be analysed; the message says why, for people."""
+
+
+@dataclass(frozen=True)
+class FailureWords:
+    """What people are told when an analysis fails for a reason that is not their photo's."""
+
+    timed_out: str
+    internal: str  # a model or storage error of ours; the trace goes to the worker's log
+
+
+PHOTO_FAILURE_WORDS = FailureWords(timed_out="Analysis took too long and was stopped; retry to try again.",
+                                   internal=ANALYSIS_FAILED_INTERNAL)
+
+
+@contextlib.contextmanager
+def analysis_failures(subject: str, words: FailureWords):
+    """Any error inside is the analysed photo's own failure, re-raised as AnalysisFailed with words
+    for people: why its file cannot be decoded, that it is missing, that it took too long, or that
+    the fault is ours (logged with its trace). Never retried: a corrupt photo stays corrupt."""
+    try:
+        yield
+    except AnalysisFailed:
+        raise
+    except SoftTimeLimitExceeded:
+        raise AnalysisFailed(words.timed_out) from None
+    except FileNotFoundError:
+        raise AnalysisFailed("The photo's file is missing from storage.") from None
+    except PhotoUndecodable as exc:
+        logger.warning("%s cannot be decoded: %s", subject, exc.__cause__)  # the library's words, for the log
+        raise AnalysisFailed(str(exc)) from exc
+    except Exception as exc:  # any model error fails this photo only; people get words, the log the trace
+        logger.exception("analysis of %s failed", subject)
+        raise AnalysisFailed(words.internal) from exc
+
+
+@dataclass(frozen=True)
+class StoredPhotoAnalysis:
+    rgb: np.ndarray  # what the models read: upright, cropped to the region, long side <= WORKING_MAX_SIDE
+    result: PhotoAnalysis
+    version: str  # of the models that made it (the configured one, or the fallback that loaded)
+    timings_ms: dict[str, float]  # reading, decoding and the pipeline's steps
+
+
+def stored_photo_analyze(*, file: FieldFile, region: images.Box | None = None,
+                         words: FailureWords = PHOTO_FAILURE_WORDS) -> StoredPhotoAnalysis:
+    """The one way a stored photo is analysed, for gallery photos (image_analyze) and searches
+    (search.services.similarity_query_analyze) alike: read the file through storage (never a local
+    path, so S3 works), decode it upright, crop it to ``region`` (in the upright photo's pixels) if
+    given, shrink it to WORKING_MAX_SIDE, and run the worker's pipeline.
+
+    Raises AnalysisFailed, with ``words`` for the failures that are not the photo's, for anything
+    that stops this photo's analysis (missing, undecodable, a model error, the task's time limit).
+    """
+    with analysis_failures(file.name, words):
+        pipeline = pipeline_get()
+        started = time.perf_counter()
+        with file.open("rb") as handle:
+            data = handle.read()
+        read_ms = (time.perf_counter() - started) * 1000
+        decode_start = time.perf_counter()
+        try:
+            rgb = images.load_rgb(data, max_side=images.WORKING_MAX_SIDE, box=region)
+        except images.DECODE_ERRORS as exc:
+            raise PhotoUndecodable(images.decode_failure_message(exc)) from exc
+        decode_ms = (time.perf_counter() - decode_start) * 1000
+        result = pipeline.analyze(rgb)
+    return StoredPhotoAnalysis(rgb=rgb, result=result, version=pipeline.version,
+                               timings_ms={"read_ms": read_ms, "decode_ms": decode_ms, **result.timings_ms})
 
 
 def image_analyze(*, image_id: str) -> ImageAnalysis | None:
     """Analyse one photo with the worker's pipeline. Idempotent: a done analysis is kept.
 
     Results are stored under the version of the models that actually made them. That is the
-    configured MODEL_VERSION unless a configured model failed to load and the worker fell back
-    to the last good one (logged at start-up). Search ranks with the registry's active version,
-    whatever the workers build (model_version_activate switches it).
+    configured version unless a configured model failed to load and the worker fell back to the
+    last good one (logged at start-up). Search ranks with the registry's active version, whatever
+    the workers build (model_version_activate switches it).
     """
     image = Image.objects.filter(id=image_id).first()
     if image is None:
         return None  # deleted since it was queued
-    pipeline = pipeline_get()
-    version = pipeline.version
+    version = pipeline_get().version
     model_version_register(name=version)  # the admin lists every version that has results
     analysis, _ = ImageAnalysis.objects.get_or_create(image=image, model_version=version)
     if analysis.status == AnalysisStatus.DONE:
@@ -101,35 +176,20 @@ def image_analyze(*, image_id: str) -> ImageAnalysis | None:
         logger.error("analysis of %s stopped the worker %d times; marked failed", image_id, analysis.attempts)
         return _analysis_fail(analysis, analysis_gave_up_message(analysis.attempts))
     # A photo already analysed by an older version stays "done" for people while a new one runs.
-    Image.objects.filter(pk=image.pk).exclude(analysis_status=AnalysisState.DONE).update(
-        analysis_status=AnalysisState.RUNNING, analysis_error=""
+    Image.objects.filter(pk=image.pk).exclude(analysis_status=AnalysisStatus.DONE).update(
+        analysis_status=AnalysisStatus.RUNNING, analysis_error=""
     )
 
     started = time.perf_counter()
     try:
-        with image.file.open("rb") as handle:
-            data = handle.read()
-        read_ms = (time.perf_counter() - started) * 1000
-        decode_start = time.perf_counter()
-        try:
-            rgb = load_rgb(data, max_side=WORKING_MAX_SIDE)
-        except DECODE_ERRORS as exc:
-            raise PhotoUndecodable(decode_failure_message(exc)) from exc
-        decode_ms = (time.perf_counter() - decode_start) * 1000
-        result = pipeline.analyze(rgb)
-        map_png = saliency_map_png(result.saliency)
-        overlay_png = saliency_overlay_png(result.saliency)
-        thumbnail_jpegs = renditions.thumbnails(PIL.Image.fromarray(rgb), result.saliency)
-    except SoftTimeLimitExceeded:
-        return _analysis_fail(analysis, "Analysis took too long and was stopped; retry to try again.")
-    except FileNotFoundError:
-        return _analysis_fail(analysis, "The photo's file is missing from storage.")
-    except PhotoUndecodable as exc:
-        logger.warning("photo %s cannot be decoded: %s", image_id, exc.__cause__)
+        run = stored_photo_analyze(file=image.file)
+        with analysis_failures(image_id, PHOTO_FAILURE_WORDS):
+            map_png = saliency_map_png(run.result.saliency)
+            overlay_png = saliency_overlay_png(run.result.saliency)
+            thumbnail_jpegs = images.thumbnails(PIL.Image.fromarray(run.rgb), run.result.saliency)
+    except AnalysisFailed as exc:
         return _analysis_fail(analysis, str(exc))
-    except Exception:  # noqa: BLE001 - any model error fails this photo only; people get words, the log the trace
-        logger.exception("analysis of %s failed", image_id)
-        return _analysis_fail(analysis, ANALYSIS_FAILED_INTERNAL)
+    result = run.result
 
     # Files first (storage is not transactional), then every row in one transaction.
     map_name = _storage_replace(analysis_file_name(image.id, version, "saliency.png"), map_png)
@@ -139,10 +199,9 @@ def image_analyze(*, image_id: str) -> ImageAnalysis | None:
                        for name, jpeg in thumbnail_jpegs.items()}
     replaced = [getattr(image, field).name for field, name in thumbnail_names.items()
                 if getattr(image, field).name not in ("", name)]
-    working_size = (rgb.shape[1], rgb.shape[0])
-    left, top, right, bottom = scale_box(result.crop_box, working_size, (image.width, image.height))
-    timings = {"read_ms": read_ms, "decode_ms": decode_ms, **result.timings_ms,
-               "total_ms": (time.perf_counter() - started) * 1000}
+    working_size = (run.rgb.shape[1], run.rgb.shape[0])
+    left, top, right, bottom = images.scale_box(result.crop_box, working_size, (image.width, image.height))
+    timings = {**run.timings_ms, "total_ms": (time.perf_counter() - started) * 1000}
     with transaction.atomic():
         # The embedding carries copies of the photo's owner and visibility (search filters on them).
         # Locking the photo row orders this write with gallery.services.image_update: either the
@@ -166,9 +225,9 @@ def image_analyze(*, image_id: str) -> ImageAnalysis | None:
                       "crop_vector": result.crop_vector, **current},
         )
         Image.objects.filter(pk=image.pk).update(
-            analysis_status=AnalysisState.DONE,
+            analysis_status=AnalysisStatus.DONE,
             analysis_error="",
-            saliency_focus=renditions.saliency_focus(result.saliency),
+            saliency_focus=images.saliency_focus(result.saliency),
             **thumbnail_names,
         )
         transaction.on_commit(lambda: [default_storage.delete(name) for name in replaced])
@@ -214,8 +273,8 @@ def analysis_retry(*, analysis: ImageAnalysis) -> bool:
         if not restarted:
             analysis.refresh_from_db()
             raise RetryRefused(_retry_refusal_message(analysis), code="not_retryable")
-        Image.objects.filter(pk=analysis.image_id).exclude(analysis_status=AnalysisState.DONE).update(
-            analysis_status=AnalysisState.PENDING, analysis_error=""
+        Image.objects.filter(pk=analysis.image_id).exclude(analysis_status=AnalysisStatus.DONE).update(
+            analysis_status=AnalysisStatus.PENDING, analysis_error=""
         )
         if queue_now:
             # A broker outage must not fail the request: the row is pending and the sweep re-queues it.
@@ -294,7 +353,7 @@ def _sweep_kick() -> None:
 
     try:
         analysis_sweep_task.delay()
-    except Exception:  # noqa: BLE001 - the marks are committed; the beat's next sweep picks them up
+    except Exception:  # the marks are committed; the beat's next sweep picks them up
         logger.warning("could not queue a sweep now; the next scheduled sweep will", exc_info=True)
 
 
@@ -334,7 +393,7 @@ def analysis_sweep(*, version: str | None = None, batch: int = SWEEP_BATCH) -> d
     """
     from inference.tasks import image_analyze_task
 
-    version = version or MODEL_VERSION
+    version = version or configured_model_version()
     now = timezone.now()
     stuck_before = now - timedelta(seconds=settings.ANALYSIS_STUCK_SECONDS)
     with transaction.atomic():
@@ -492,8 +551,8 @@ def _analyses_give_up(analyses, *, now) -> int:
     error = analysis_gave_up_message(settings.ANALYSIS_MAX_ATTEMPTS)
     image_ids = list(analyses.values_list("image_id", flat=True))
     gave_up = analyses.update(status=AnalysisStatus.FAILED, finished_at=now, error=error)
-    Image.objects.filter(pk__in=image_ids).exclude(analysis_status=AnalysisState.DONE).update(
-        analysis_status=AnalysisState.FAILED, analysis_error=error
+    Image.objects.filter(pk__in=image_ids).exclude(analysis_status=AnalysisStatus.DONE).update(
+        analysis_status=AnalysisStatus.FAILED, analysis_error=error
     )
     return gave_up
 
@@ -503,8 +562,8 @@ def _analysis_fail(analysis: ImageAnalysis, error: str) -> ImageAnalysis:
         ImageAnalysis.objects.filter(pk=analysis.pk).update(
             status=AnalysisStatus.FAILED, error=error[:2000], finished_at=timezone.now()
         )
-        Image.objects.filter(pk=analysis.image_id).exclude(analysis_status=AnalysisState.DONE).update(
-            analysis_status=AnalysisState.FAILED, analysis_error=error[:2000]
+        Image.objects.filter(pk=analysis.image_id).exclude(analysis_status=AnalysisStatus.DONE).update(
+            analysis_status=AnalysisStatus.FAILED, analysis_error=error[:2000]
         )
     analysis.refresh_from_db()
     return analysis

@@ -1,15 +1,15 @@
-"""Model versions, importable without TensorFlow (web processes need them to read results).
+"""Model versions, importable without TensorFlow or Django (web processes need them to read results).
 
 Every stored map and vector records the version that made it, and search compares only vectors
 of one version. Bump a version whenever its model's output changes: the sweep then re-analyses
 every photo in the background.
 
-The saliency version follows the configured model (settings.SALIENCY_MODEL), so switching
-models is a new version too.
+The saliency version follows the chosen model, so switching models is a new version too. Which
+models this process is configured with (and so its version) is the Django side's business:
+inference.configuration. Importing this module reads no setting and hashes no file.
 """
 
 import hashlib
-import os
 from pathlib import Path
 
 #: Saliency model name (settings.SALIENCY_MODEL) -> the version its maps are stored under.
@@ -25,17 +25,15 @@ SALIENCY_LABELS = {
     "msinet-vgg16": "MSI-Net (VGG16), the authors' SALICON-trained weights",
     "spectral": "spectral residual with a centre prior (training-free)",
 }
+DATA_FREE_EMBEDDER_VERSION = "lite0-imagenet-p128-v1"
+EMBEDDING_DIM = 128
 
 
-def saliency_version() -> str:
-    """Version of the configured saliency model (the default outside a configured Django)."""
-    name = setting_or_default("SALIENCY_MODEL", DEFAULT_SALIENCY_MODEL)
+def saliency_version(name: str) -> str:
+    """Version of the saliency model called ``name`` (a SALIENCY_MODEL value)."""
     if name not in SALIENCY_VERSIONS:
         raise ValueError(f"SALIENCY_MODEL={name!r} is not one of {sorted(SALIENCY_VERSIONS)}")
     return SALIENCY_VERSIONS[name]
-
-
-DATA_FREE_EMBEDDER_VERSION = "lite0-imagenet-p128-v1"
 
 
 def embedder_version(head: Path | str | None = None) -> str:
@@ -50,22 +48,6 @@ def embedder_version(head: Path | str | None = None) -> str:
     return f"lite0-imagenet-arcface128-{hashlib.sha256(Path(head).read_bytes()).hexdigest()[:12]}"
 
 
-def configured_embedding_head() -> str:
-    """The EMBEDDING_HEAD setting ("" for the data-free projection), read when called."""
-    return setting_or_default("EMBEDDING_HEAD", "") or ""
-
-
-def setting_or_default(name: str, default):
-    """A Django setting when settings are (or can be) configured, else the default: benchmarks
-    and notebooks import this module without Django."""
-    from django.conf import settings
-
-    if not (settings.configured or os.environ.get("DJANGO_SETTINGS_MODULE")):
-        return default
-    return getattr(settings, name, default)
-
-
-SALIENCY_VERSION = saliency_version()
-EMBEDDER_VERSION = embedder_version(configured_embedding_head())
-MODEL_VERSION = f"{SALIENCY_VERSION}+{EMBEDDER_VERSION}"
-EMBEDDING_DIM = 128
+def model_version(*, saliency_model: str, embedding_head: Path | str | None) -> str:
+    """The version stored with everything these two models make: "<saliency>+<embedder>"."""
+    return f"{saliency_version(saliency_model)}+{embedder_version(embedding_head)}"

@@ -13,15 +13,8 @@ from django.conf import settings
 from django.db import models
 from pgvector.django import VectorField
 
-from gallery.models import Image
+from gallery.models import AnalysisStatus, Image
 from inference.versions import EMBEDDING_DIM
-
-
-class QueryStatus(models.TextChoices):
-    PENDING = "pending", "Waiting"
-    RUNNING = "running", "Analysing"
-    DONE = "done", "Ready"
-    FAILED = "failed", "Failed"
 
 
 def query_upload_to(instance: SimilarityQuery, filename: str) -> str:
@@ -38,7 +31,7 @@ class SimilarityQuery(models.Model):
     box_top = models.PositiveIntegerField(null=True, blank=True)
     box_right = models.PositiveIntegerField(null=True, blank=True)
     box_bottom = models.PositiveIntegerField(null=True, blank=True)
-    status = models.CharField(max_length=10, choices=QueryStatus.choices, default=QueryStatus.PENDING)
+    status = models.CharField(max_length=10, choices=AnalysisStatus.choices, default=AnalysisStatus.PENDING)
     error = models.TextField(blank=True)
     # Analyses started; a search whose photo stops the worker every time fails after
     # ANALYSIS_MAX_ATTEMPTS instead of being handed back forever (search.services).

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
 from django.db import connection, transaction
 from django.db.models import Q
 from pgvector.django import CosineDistance
 
+from gallery.heatmaps import overlay_page_url
 from gallery.models import Image, Visibility
 from gallery.selectors import visible_to
 from inference.models import ImageAnalysis, ImageEmbedding
-from inference.overlays import overlay_look
 from inference.selectors import embedding_version_serving
 from search.models import SimilarityQuery
 
@@ -163,13 +162,3 @@ def _visible_rows(rows: list, viewer) -> list:
 def _overlay_urls(image_ids: list, version: str) -> dict:
     done = ImageAnalysis.objects.filter(image_id__in=image_ids, model_version=version).exclude(overlay="")
     return {a.image_id: overlay_page_url(a) for a in done.only("image_id", "saliency_map")}
-
-
-def overlay_page_url(analysis: ImageAnalysis) -> str:
-    """The pages' URL of a photo's heat map. It names the stored map and the look it is drawn in
-    (both change the picture), so browsers may keep it for a day: heat maps are drawn per request,
-    and every result tile shows one by default. Add ``&fit=square`` for a result tile's."""
-    from django.urls import reverse
-
-    version = hashlib.sha1(f"{analysis.saliency_map.name}:{overlay_look()}".encode()).hexdigest()[:10]
-    return f"{reverse('search:overlay', args=[analysis.image_id])}?v={version}"

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
@@ -13,11 +12,12 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from gallery import renditions
-from gallery.models import Image
-from gallery.queueing import task_enqueue_on_commit
+from gallery.models import AnalysisStatus, Image
+from gallery.platform.queueing import task_enqueue_on_commit
 from gallery.services import image_inspect
-from search.models import QueryStatus, SimilarityQuery
+from inference import images
+from inference.services import FailureWords
+from search.models import SimilarityQuery
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ def similarity_query_from_photo(*, owner, data: bytes, filename: str) -> Similar
 
     inspected = image_inspect(data=data, filename=filename)  # raises ImageRejected, a ValidationError
     query = SimilarityQuery(owner=owner)
-    query.file.save("query.jpg", ContentFile(renditions.display_rendition(inspected.rgb)), save=False)
+    query.file.save("query.jpg", ContentFile(images.display_rendition(inspected.rgb)), save=False)
     try:
         with transaction.atomic():
             query.save(force_insert=True)
@@ -76,55 +76,41 @@ def query_gave_up_message(attempts: int) -> str:
             "than the worker has, or its file crashes the image decoder). Try a smaller photo or region.")
 
 
-QUERY_FAILED_INTERNAL = "The search failed because of an error on our side (logged for the site's operators); try again."
+QUERY_FAILED_INTERNAL = ("The search failed because of an error on our side (logged for the site's operators); "
+                         "try again.")
+SEARCH_FAILURE_WORDS = FailureWords(timed_out="The search took too long and was stopped; try again.",
+                                    internal=QUERY_FAILED_INTERNAL)
 
 
 def similarity_query_analyze(*, query_id: str) -> SimilarityQuery | None:
-    """Worker side: embed the query's photo (or region) with the same pipeline as the gallery."""
-    from inference.images import DECODE_ERRORS, WORKING_MAX_SIDE, decode_failure_message, load_rgb
-    from inference.services import pipeline_get
+    """Worker side: embed the query's photo (or region) the way every gallery photo is analysed
+    (inference.services.stored_photo_analyze)."""
+    from inference.services import AnalysisFailed, stored_photo_analyze
 
     query = SimilarityQuery.objects.filter(id=query_id).select_related("source_image").first()
-    if query is None or query.status == QueryStatus.DONE:
+    if query is None or query.status == AnalysisStatus.DONE:
         return query
     # As for photos (inference.services.image_analyze): a search whose analysis kills the worker is
     # handed back by Celery each time; it is started at most ANALYSIS_MAX_ATTEMPTS times.
     started = (SimilarityQuery.objects.filter(pk=query.pk, attempts__lt=settings.ANALYSIS_MAX_ATTEMPTS)
-               .exclude(status=QueryStatus.DONE)
-               .update(status=QueryStatus.RUNNING, error="", attempts=F("attempts") + 1))
+               .exclude(status=AnalysisStatus.DONE)
+               .update(status=AnalysisStatus.RUNNING, error="", attempts=F("attempts") + 1))
     if not started:
         query.refresh_from_db()
-        if query.status == QueryStatus.DONE:
+        if query.status == AnalysisStatus.DONE:
             return query
         logger.error("similarity query %s stopped the worker %d times; marked failed", query_id, query.attempts)
         return _query_fail(query, query_gave_up_message(query.attempts))
     try:
-        pipeline = pipeline_get()
-        try:
-            if query.is_region:
-                with query.source_image.file.open("rb") as handle:
-                    rgb = load_rgb(handle.read())
-                left, top, right, bottom = query.box
-                rgb = _limit_side(rgb[top:bottom, left:right], WORKING_MAX_SIDE)
-            else:
-                with query.file.open("rb") as handle:
-                    rgb = load_rgb(handle.read(), max_side=WORKING_MAX_SIDE)
-        except FileNotFoundError:
-            raise
-        except DECODE_ERRORS as exc:
-            logger.warning("similarity query %s: photo cannot be decoded: %s", query_id, exc)
-            return _query_fail(query, decode_failure_message(exc))
-        result = pipeline.analyze(rgb)
-    except SoftTimeLimitExceeded:
-        return _query_fail(query, "The search took too long and was stopped; try again.")
-    except FileNotFoundError:
-        return _query_fail(query, "The photo's file is missing from storage.")
-    except Exception:  # noqa: BLE001 - any model error fails this query only; people get words, the log the trace
-        logger.exception("similarity query %s failed", query_id)
-        return _query_fail(query, QUERY_FAILED_INTERNAL)
+        if query.is_region:
+            run = stored_photo_analyze(file=query.source_image.file, region=query.box, words=SEARCH_FAILURE_WORDS)
+        else:
+            run = stored_photo_analyze(file=query.file, words=SEARCH_FAILURE_WORDS)
+    except AnalysisFailed as exc:
+        return _query_fail(query, str(exc))
     SimilarityQuery.objects.filter(pk=query.pk).update(
-        status=QueryStatus.DONE, model_version=pipeline.version, vector=result.vector,
-        whole_vector=result.whole_vector, crop_vector=result.crop_vector, finished_at=timezone.now(),
+        status=AnalysisStatus.DONE, model_version=run.version, vector=run.result.vector,
+        whole_vector=run.result.whole_vector, crop_vector=run.result.crop_vector, finished_at=timezone.now(),
     )
     query.refresh_from_db()
     return query
@@ -143,20 +129,8 @@ def similarity_queries_prune() -> int:
     return len(old)
 
 
-def _limit_side(rgb, max_side: int):
-    import numpy as np
-    import PIL.Image
-
-    height, width = rgb.shape[:2]
-    if max(height, width) <= max_side:
-        return np.ascontiguousarray(rgb)
-    image = PIL.Image.fromarray(np.ascontiguousarray(rgb))
-    image.thumbnail((max_side, max_side), PIL.Image.Resampling.LANCZOS)
-    return np.asarray(image)
-
-
 def _query_fail(query: SimilarityQuery, error: str) -> SimilarityQuery:
-    SimilarityQuery.objects.filter(pk=query.pk).update(status=QueryStatus.FAILED, error=error[:2000],
+    SimilarityQuery.objects.filter(pk=query.pk).update(status=AnalysisStatus.FAILED, error=error[:2000],
                                                        finished_at=timezone.now())
     query.refresh_from_db()
     return query

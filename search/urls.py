@@ -4,10 +4,7 @@ from search import views
 
 app_name = "search"
 urlpatterns = [
-    path("photos/<uuid:image_id>/", views.photo, name="photo"),
     path("photos/<uuid:image_id>/similar", views.photo_similar, name="photo_similar"),
-    path("photos/<uuid:image_id>/status.json", views.photo_status, name="photo_status"),
-    path("photos/<uuid:image_id>/overlay.png", views.overlay, name="overlay"),
     path("photos/<uuid:image_id>/search-region", views.search_by_region, name="search_region"),
     path("search/", views.search_by_photo, name="search"),
     path("search/<uuid:query_id>/", views.query_detail, name="query"),

@@ -1,5 +1,5 @@
-"""The read side's pages: a photo with its analysis and similar photos, and searches with an
-outside photo or a region of one."""
+"""The read side's pages: more photos similar to one (the photo page's section is the
+similar_section template tag), and searches with an outside photo or a region of one."""
 
 from __future__ import annotations
 
@@ -9,15 +9,12 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonRe
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from gallery import media
-from gallery.forms import ImageEditForm
-from gallery.renditions import THUMBNAILS
-from gallery.selectors import album_choices, album_ids_of, image_get_visible
+from gallery.platform import media
+from gallery.selectors import image_get_visible
 from gallery.services import ImageRejected
-from inference.selectors import image_analysis_latest
 from search import services
 from search.forms import PhotoSearchForm, RegionSearchForm
-from search.selectors import image_similar_page, overlay_page_url, query_similar_page, similarity_query_get
+from search.selectors import image_similar_page, query_similar_page, similarity_query_get
 
 SIMILAR_PAGE_SIZE = 24
 
@@ -36,58 +33,11 @@ def _offset(request: HttpRequest) -> int:
         return 0
 
 
-def photo(request: HttpRequest, image_id) -> HttpResponse:
-    image = _visible_or_404(request, image_id)
-    analysis = image_analysis_latest(image_id=image.id)
-    is_owner = request.user.is_authenticated and image.owner_id == request.user.id
-    context = {
-        "image": image,
-        "analysis": analysis,
-        "overlay_url": overlay_page_url(analysis) if analysis and analysis.overlay else None,
-        "similar": image_similar_page(viewer=request.user, image=image, limit=SIMILAR_PAGE_SIZE),
-        "is_owner": is_owner,
-        "edit_form": ImageEditForm(initial={"title": image.title, "visibility": image.visibility}) if is_owner else None,
-    }
-    if is_owner:
-        in_albums = album_ids_of(image=image)
-        albums = album_choices(owner=request.user)
-        context["albums"] = [album for album in albums if album.id not in in_albums]
-        context["in_albums"] = [album for album in albums if album.id in in_albums]
-    return render(request, "search/photo.html", context)
-
-
 def photo_similar(request: HttpRequest, image_id) -> HttpResponse:
     """The next page of similar photos, as tiles the photo page appends ("Show more")."""
     image = _visible_or_404(request, image_id)
     page = image_similar_page(viewer=request.user, image=image, limit=SIMILAR_PAGE_SIZE, offset=_offset(request))
     return render(request, "search/_similar_tiles.html", {"similar": page, "more_url": request.path})
-
-
-def photo_status(request: HttpRequest, image_id) -> JsonResponse:
-    """Polled by the photo page until the analysis is finished."""
-    image = _visible_or_404(request, image_id)
-    analysis = image_analysis_latest(image_id=image.id)
-    return JsonResponse({
-        "status": analysis.status if analysis else "pending",
-        "error": analysis.error if analysis else "",
-        "model_version": analysis.model_version if analysis else None,
-    })
-
-
-def overlay(request: HttpRequest, image_id) -> HttpResponse:
-    """The saliency heat-map PNG, under the same visibility rule as the photo itself.
-
-    ``?fit=square`` crops it to the same window as the photo's square thumbnail, so a result
-    tile's overlay lines up with the tile.
-    """
-    image = _visible_or_404(request, image_id)
-    analysis = image_analysis_latest(image_id=image.id)
-    if analysis is None or not analysis.overlay:
-        raise Http404("This photo has no saliency overlay yet.")
-    # The pages' URLs are versioned (search.selectors.overlay_page_url); others may change.
-    max_age = 86400 if "v" in request.GET else 300
-    return media.overlay_response(analysis, spec=THUMBNAILS.get(request.GET.get("fit", "")),
-                                  cache_control=f"private, max-age={max_age}")
 
 
 # --- searches with a new photo or a region ----------------------------------------------------
@@ -114,12 +64,12 @@ def search_by_region(request: HttpRequest, image_id) -> HttpResponse:
     form = RegionSearchForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Draw a box on the photo first.")
-        return redirect("search:photo", image_id=image.id)
+        return redirect("gallery:photo", image_id=image.id)
     try:
         query = services.similarity_query_from_region(owner=request.user, image=image, box=form.box)
     except services.QueryRejected as exc:
         messages.error(request, exc.message)
-        return redirect("search:photo", image_id=image.id)
+        return redirect("gallery:photo", image_id=image.id)
     return redirect("search:query", query_id=query.id)
 
 

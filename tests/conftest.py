@@ -1,5 +1,5 @@
-"""Shared fixtures. Tests run against the real embedded PostgreSQL (pgvector) and Redis that
-gallery.settings.test attaches to under var/test."""
+"""Shared fixtures. Tests run against the real embedded PostgreSQL (pgvector) and Redis under
+var/test, attached to by the test session's entry point (tests/services.py)."""
 
 from __future__ import annotations
 
@@ -59,7 +59,8 @@ def photo(make_user, django_capture_on_commit_callbacks):
 
     def create(owner=None, visibility=Visibility.PRIVATE, title="", seed=None):
         with django_capture_on_commit_callbacks(execute=False):
-            return services.image_create(owner=owner or make_user(), data=photo_bytes(next(seeds) if seed is None else seed),
+            data = photo_bytes(next(seeds) if seed is None else seed)
+            return services.image_create(owner=owner or make_user(), data=data,
                                          filename="p.jpg", visibility=visibility, title=title)
     return create
 
@@ -86,12 +87,12 @@ def database_url_for_tests() -> str:
 @pytest.fixture
 def celery_worker_process(transactional_db, settings):
     """A real Celery worker process (real models) on the test database, broker and media."""
-    from gallery.celery import app
+    from gallery.config.celery import app
 
     app.control.purge()  # drop messages left by earlier tests for rows that no longer exist
     env = {
         **os.environ,
-        "DJANGO_SETTINGS_MODULE": "gallery.settings.test",
+        "DJANGO_SETTINGS_MODULE": "gallery.config.settings.test",
         "DATABASE_URL": database_url_for_tests(),
         "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
         "MEDIA_ROOT": str(settings.MEDIA_ROOT),
@@ -128,20 +129,20 @@ def wait_for(predicate, *, timeout: float, interval: float = 0.25, message: str 
 def index_photo(image, vector, *, crop_vector=None):
     """Give a photo a finished analysis and an embedding without running the models: for tests
     of pages and queries (plumbing), never of the models themselves."""
-    from gallery.models import AnalysisState, Image
-    from inference.models import AnalysisStatus, ImageAnalysis, ImageEmbedding
-    from inference.versions import MODEL_VERSION
+    from gallery.models import AnalysisStatus, Image
+    from inference.configuration import configured_model_version
+    from inference.models import ImageAnalysis, ImageEmbedding
 
     vector = np.asarray(vector, dtype=np.float32)
     vector = vector / np.linalg.norm(vector)
     crop = vector if crop_vector is None else np.asarray(crop_vector, dtype=np.float32) / np.linalg.norm(crop_vector)
-    ImageAnalysis.objects.update_or_create(image=image, model_version=MODEL_VERSION,
+    ImageAnalysis.objects.update_or_create(image=image, model_version=configured_model_version(),
                                            defaults={"status": AnalysisStatus.DONE})
-    ImageEmbedding.objects.update_or_create(image=image, model_version=MODEL_VERSION,
+    ImageEmbedding.objects.update_or_create(image=image, model_version=configured_model_version(),
                                             defaults={"vector": vector, "whole_vector": vector, "crop_vector": crop,
                                                       "owner_id": image.owner_id, "visibility": image.visibility})
-    Image.objects.filter(pk=image.pk).update(analysis_status=AnalysisState.DONE)
-    image.analysis_status = AnalysisState.DONE
+    Image.objects.filter(pk=image.pk).update(analysis_status=AnalysisStatus.DONE)
+    image.analysis_status = AnalysisStatus.DONE
     return image
 
 

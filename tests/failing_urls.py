@@ -5,8 +5,8 @@ from django.urls import path
 from rest_framework.permissions import AllowAny
 from rest_framework.views import APIView
 
-from gallery.urls import handler400, handler403, handler404, handler500  # noqa: F401 - the resolver reads them here
-from gallery.urls import urlpatterns as site_urlpatterns
+from gallery.config.urls import handler400, handler403, handler404, handler500  # noqa: F401 - the resolver reads them here
+from gallery.config.urls import urlpatterns as site_urlpatterns
 
 #: In the exception's text: it must reach the log, never the answer.
 SECRET = "internal-detail-5be1: password=hunter2"

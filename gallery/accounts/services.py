@@ -36,7 +36,7 @@ def account_delete(*, user: AbstractBaseUser) -> int:
         for image in images:
             gallery_services.image_delete(image=image)
         # Photos uploaded to search with (search.SimilarityQuery) are private photos too. Reached
-        # through the reverse relation because gallery must not import search (ARCHITECTURE.md).
+        # through the reverse relation because gallery must not import search (docs/architecture.md).
         query_files = [query.file for query in user.similarity_queries.exclude(file="")]
         # Chunks of unfinished resumable uploads are parts of private photos too.
         chunk_files = [Path(path) for path in ResumableUpload.objects.filter(owner=user)

@@ -8,8 +8,8 @@ from django.db import migrations
 
 
 def backfill(apps, schema_editor):
-    from gallery import renditions
     from gallery.models import rendition_name
+    from inference import images as renditions  # where the rendition code lives now
 
     Image = apps.get_model("gallery", "Image")
     ImageAnalysis = apps.get_model("inference", "ImageAnalysis")

@@ -20,15 +20,14 @@ import hashlib
 import json
 import math
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 from PIL import Image, ImageEnhance, ImageOps
 
-from inference.images import WORKING_MAX_SIDE, load_rgb
-from inference.images import PHOTO_SUFFIXES
+from inference.images import PHOTO_SUFFIXES, WORKING_MAX_SIDE, load_rgb
 
 MIN_PHOTOS_PER_CLASS = 2  # one photo cannot be retrieved by another of its class
 FEATURE_BATCH = 64
@@ -146,7 +145,7 @@ def features_extract(
     def flush() -> None:
         batch = preprocess(np.concatenate([v for _, v in pending]))
         out = forward(tf.constant(batch)).numpy().reshape(len(pending), views, HEAD_CHANNELS)
-        for (index, _), row in zip(pending, out):
+        for (index, _), row in zip(pending, out, strict=True):
             features[index] = row
         pending.clear()
 
@@ -237,7 +236,7 @@ def head_fit(features: np.ndarray, labels: np.ndarray, config: TrainConfig, meta
         with tf.GradientTape() as tape:
             logits = classifier(head(x, training=True), y)
             loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(y, logits))
-        optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+        optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables, strict=True))
         return loss
 
     rng = np.random.default_rng(config.seed)

@@ -59,9 +59,9 @@ def split_samples(samples: list[Sample], split: str) -> list[Sample]:
         return list(samples)
     is_val = [i % VALIDATION_EVERY == VALIDATION_OFFSET for i in range(len(samples))]
     if split == "val":
-        return [s for s, v in zip(samples, is_val) if v]
+        return [s for s, v in zip(samples, is_val, strict=True) if v]
     if split == "train":
-        return [s for s, v in zip(samples, is_val) if not v]
+        return [s for s, v in zip(samples, is_val, strict=True) if not v]
     raise ValueError(f"unknown split {split!r}: use train, val or all")
 
 

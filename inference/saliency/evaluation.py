@@ -3,8 +3,8 @@ centre-bias baseline, image by image at each image's own size."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 from tqdm import tqdm

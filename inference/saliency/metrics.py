@@ -18,7 +18,8 @@ numpy. Conventions shared by every metric:
 from __future__ import annotations
 
 import numpy as np
-from PIL import Image
+
+from inference.images import resize_map
 
 #: MATLAB's ``eps``; the MIT KL code adds it to avoid log(0) and x/0.
 EPS = 2.2204e-16
@@ -26,18 +27,6 @@ EPS = 2.2204e-16
 #: Centre-prior Gaussian sigma as a fraction of each image side. Tuned on
 #: OSIE together with the spectral-residual blend (see ``spectral.py``).
 CENTRE_SIGMA_FRACTION = 0.3
-
-
-def resize_map(array: np.ndarray, height: int, width: int) -> np.ndarray:
-    """Bilinear resize of a 2-D map to ``height`` x ``width`` (float32).
-
-    Pillow's bilinear filter widens its support when shrinking, so
-    downscaling is antialiased like MATLAB's ``imresize``.
-    """
-    array = np.asarray(array, dtype=np.float32)
-    if array.shape == (height, width):
-        return array
-    return np.asarray(Image.fromarray(array).resize((width, height), Image.Resampling.BILINEAR))
 
 
 def centre_bias_map(

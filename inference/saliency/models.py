@@ -38,7 +38,7 @@ from typing import Protocol
 import numpy as np
 
 from inference.saliency.canvas import from_canvas, to_canvas
-from inference.versions import DEFAULT_SALIENCY_MODEL, SALIENCY_VERSIONS, setting_or_default
+from inference.versions import DEFAULT_SALIENCY_MODEL, SALIENCY_VERSIONS
 
 logger = logging.getLogger(__name__)
 
@@ -149,7 +149,7 @@ def savedmodel_signature_load(path: Path):
         raise SaliencyModelError(f"no SavedModel at {path} (saved_model.pb missing)")
     try:
         loaded = tf.saved_model.load(str(path))
-    except Exception as exc:  # noqa: BLE001 - TF raises many types for a corrupt SavedModel
+    except Exception as exc:  # TF raises many types for a corrupt SavedModel
         raise SaliencyModelError(f"cannot load SavedModel {path}: {type(exc).__name__}: {exc}") from exc
     signature = loaded.signatures.get("serving_default")
     if signature is None:
@@ -182,13 +182,9 @@ def saliency_model_build(name: str, *, cache_dir: Path, vgg16_path: Path | None 
     raise SaliencyModelError(f"unknown saliency model {name!r}; choose one of {sorted(SALIENCY_VERSIONS)}")
 
 
-def saliency_model_load(
-    name: str | None = None, *, cache_dir: Path, vgg16_path: Path | None = None
-) -> SaliencyModel:
-    """The configured model, or if it is broken the default, or if that is broken too the
+def saliency_model_load(name: str, *, cache_dir: Path, vgg16_path: Path | None = None) -> SaliencyModel:
+    """The model called ``name``, or if it is broken the default, or if that is broken too the
     training-free spectral model: the worker keeps serving, and the log says which file failed."""
-    if name is None:
-        name, vgg16_path = configured_saliency_model()
     chain = [name] + [n for n in (DEFAULT_SALIENCY_MODEL, "spectral") if n != name]
     for i, candidate in enumerate(chain):
         try:
@@ -196,9 +192,3 @@ def saliency_model_load(
         except SaliencyModelError as exc:
             logger.error("saliency model %s unavailable, falling back to %s: %s", candidate, chain[i + 1], exc)
     raise AssertionError("unreachable: the spectral model needs no files")
-
-
-def configured_saliency_model() -> tuple[str, Path | None]:
-    """(SALIENCY_MODEL, SALIENCY_VGG16_PATH) from Django settings, or the default outside Django."""
-    vgg16_path = setting_or_default("SALIENCY_VGG16_PATH", None)
-    return setting_or_default("SALIENCY_MODEL", DEFAULT_SALIENCY_MODEL), vgg16_path and Path(vgg16_path)

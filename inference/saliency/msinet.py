@@ -245,7 +245,7 @@ def savedmodel_export(model: keras.Model, path, rgb_mean: tuple[float, float, fl
     mean = tf.constant(rgb_mean, tf.float32)
 
     @tf.function(input_signature=[tf.TensorSpec((1, None, None, 3), tf.float32, name="input")])
-    def serve(input: tf.Tensor) -> dict[str, tf.Tensor]:  # noqa: A002 - the authors' input name
+    def serve(input: tf.Tensor) -> dict[str, tf.Tensor]:  # named `input`: the authors' signature's input name
         logits = model(input - mean, training=False)
         probabilities = tf.exp(spatial_log_softmax(logits))
         return {"output": probabilities / tf.reduce_max(probabilities)}

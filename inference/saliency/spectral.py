@@ -54,7 +54,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from inference.saliency.metrics import centre_bias_map, resize_map
+from inference.images import resize_map
+from inference.saliency.metrics import centre_bias_map
 
 VERSION = "spectral-residual-cb-v1"
 

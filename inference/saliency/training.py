@@ -11,9 +11,9 @@ from __future__ import annotations
 import functools
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import keras
 import numpy as np
@@ -87,7 +87,8 @@ def _load_groups(paths: list[Path]) -> list[dict[str, np.ndarray]]:
     for path in paths:
         with np.load(path) as stored:
             keys = {k.split("/")[0] for k in stored.files}
-            groups.extend({name: stored[f"{key}/{name}"] for name in ("s8", "s16", "s32", "target")} for key in sorted(keys))
+            groups.extend({name: stored[f"{key}/{name}"] for name in ("s8", "s16", "s32", "target")}
+                          for key in sorted(keys))
     return groups
 
 
@@ -147,10 +148,10 @@ def train_saliency(
     start_epoch = 0
     if checkpoint.is_file():
         with np.load(checkpoint) as stored:
-            for var, value in zip(head.weights, (stored[f"model/{i}"] for i in range(len(head.weights)))):
-                var.assign(value)
-            for var, value in zip(optimizer.variables, (stored[f"opt/{i}"] for i in range(len(optimizer.variables)))):
-                var.assign(value)
+            for i, var in enumerate(head.weights):
+                var.assign(stored[f"model/{i}"])
+            for i, var in enumerate(optimizer.variables):
+                var.assign(stored[f"opt/{i}"])
             start_epoch = int(stored["epoch"])
         log(f"resumed from {checkpoint} after epoch {start_epoch}")
 
@@ -158,7 +159,8 @@ def train_saliency(
     def train_step(s8, s16, s32, target):
         with tf.GradientTape() as tape:
             loss = kld_loss(target, head([s8, s16, s32], training=True))
-        optimizer.apply_gradients(zip(tape.gradient(loss, head.trainable_variables), head.trainable_variables))
+        variables = head.trainable_variables
+        optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables, strict=True))
         return loss
 
     @tf.function  # one trace per canvas shape: oneDNN fails on the conv gradients of a shape-generic trace

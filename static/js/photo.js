@@ -139,7 +139,7 @@
       const body = await response.json();
       if (body.status === "done" || body.status === "failed") { window.location.reload(); return; }
       const label = document.getElementById("analysis-status");
-      label.textContent = body.status === "running" ? "Running" : "Pending";
+      label.textContent = body.status_label;
       label.className = "status status-" + body.status;
     } catch (err) { /* a network blip: try again on the next tick */ }
     setTimeout(pollPhoto, POLL_MS);

@@ -11,9 +11,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import get_resolver
 
 from gallery import services
-from gallery.models import Visibility
-from inference.models import AnalysisStatus, ImageAnalysis
-from inference.versions import MODEL_VERSION
+from gallery.models import AnalysisStatus, Visibility
+from inference.configuration import configured_model_version
+from inference.models import ImageAnalysis
 from tests.conftest import photo_bytes
 
 pytestmark = pytest.mark.django_db
@@ -26,7 +26,7 @@ def world(owner, make_photo, client_for, django_capture_on_commit_callbacks, tmp
     private = make_photo(owner)
     public = make_photo(owner, visibility=Visibility.PUBLIC)
     for image in (private, public):
-        ImageAnalysis.objects.create(image=image, model_version=MODEL_VERSION, status=AnalysisStatus.DONE)
+        ImageAnalysis.objects.create(image=image, model_version=configured_model_version(), status=AnalysisStatus.DONE)
     album = services.album_create(owner=owner, title="Trip")
     services.album_images_add(album=album, images=[private])
     with django_capture_on_commit_callbacks(execute=False):

@@ -7,9 +7,9 @@ import datetime
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from gallery.models import AnalysisState, Image, Visibility
-from inference.models import AnalysisStatus, ImageAnalysis
-from inference.versions import MODEL_VERSION
+from gallery.models import AnalysisStatus, Image, Visibility
+from inference.configuration import configured_model_version
+from inference.models import ImageAnalysis
 from tests.api.conftest import assert_error
 from tests.conftest import photo_bytes
 
@@ -103,7 +103,7 @@ def test_list_filters(client_for, owner, make_photo):
 
     public = make_photo(owner, visibility=Visibility.PUBLIC)
     done = make_photo(owner)
-    Image.objects.filter(id=done.id).update(analysis_status=AnalysisState.DONE,
+    Image.objects.filter(id=done.id).update(analysis_status=AnalysisStatus.DONE,
                                             taken_at=datetime.datetime(2020, 5, 1, tzinfo=datetime.UTC))
     in_album = make_photo(owner)
     album = services.album_create(owner=owner, title="Trip")
@@ -133,8 +133,9 @@ def test_an_album_of_someone_else_filters_to_nothing(client_for, owner, stranger
 
 
 def _analysed(image: Image) -> ImageAnalysis:
-    Image.objects.filter(id=image.id).update(analysis_status=AnalysisState.DONE)
-    return ImageAnalysis.objects.create(image=image, model_version=MODEL_VERSION, status=AnalysisStatus.DONE,
+    Image.objects.filter(id=image.id).update(analysis_status=AnalysisStatus.DONE)
+    return ImageAnalysis.objects.create(image=image, model_version=configured_model_version(),
+                                        status=AnalysisStatus.DONE,
                                         crop_left=10, crop_top=20, crop_right=200, crop_bottom=180,
                                         overlay="analysis/overlay.png", saliency_map="analysis/map.png")
 
@@ -144,7 +145,7 @@ def test_read_one_has_status_size_urls_crop_box_and_model_version(client_for, ow
     _analysed(image)
     photo = client_for(owner).get(f"/api/v1/photos/{image.id}/").json()
     assert (photo["width"], photo["height"], photo["size_bytes"]) == (image.width, image.height, image.size_bytes)
-    assert photo["analysis"] == {"status": "done", "error": "", "model_version": MODEL_VERSION,
+    assert photo["analysis"] == {"status": "done", "error": "", "model_version": configured_model_version(),
                                  "crop_box": {"left": 10, "top": 20, "right": 200, "bottom": 180}}
     urls = photo["urls"]
     base = f"http://testserver/api/v1/photos/{image.id}"

@@ -35,7 +35,7 @@ def api_schema(db):
     from django.core.signals import request_finished, request_started
     from django.db import close_old_connections
 
-    from gallery.wsgi import application
+    from gallery.config.wsgi import application
 
     # Calls go through Django's real WSGI handler, which closes the database connection at the end
     # of each request; that would end the test's transaction. Django's test client does the same.
@@ -49,7 +49,7 @@ def api_schema(db):
 @pytest.fixture
 def auth_headers(make_user, make_photo, client_for, settings):
     # Generated requests are many; the throttles are tested elsewhere (and 429 is in the schema).
-    settings.API_THROTTLE_RATES = {scope: "100000/minute" for scope in settings.API_THROTTLE_RATES}
+    settings.API_THROTTLE_RATES = dict.fromkeys(settings.API_THROTTLE_RATES, "100000/minute")
     me, other = make_user("fuzzer"), make_user("other")
     for visibility in (Visibility.PUBLIC, Visibility.PRIVATE):
         make_photo(me, visibility=visibility)

@@ -11,10 +11,11 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
-from gallery.models import AnalysisState, Image, Visibility
-from inference.models import AnalysisStatus, ImageAnalysis, ImageEmbedding
-from inference.versions import EMBEDDING_DIM, MODEL_VERSION
-from search.models import QueryStatus, SimilarityQuery
+from gallery.models import AnalysisStatus, Image, Visibility
+from inference.configuration import configured_model_version
+from inference.models import ImageAnalysis, ImageEmbedding
+from inference.versions import EMBEDDING_DIM
+from search.models import SimilarityQuery
 from tests.api.conftest import assert_error
 from tests.conftest import photo_bytes
 
@@ -29,9 +30,10 @@ BASE = unit(np.ones(EMBEDDING_DIM))
 
 
 def index(image: Image, vector: np.ndarray, crop_vector: np.ndarray | None = None) -> Image:
-    Image.objects.filter(id=image.id).update(analysis_status=AnalysisState.DONE)
-    ImageAnalysis.objects.create(image=image, model_version=MODEL_VERSION, status=AnalysisStatus.DONE)
-    ImageEmbedding.objects.create(image=image, model_version=MODEL_VERSION, vector=vector, whole_vector=vector,
+    Image.objects.filter(id=image.id).update(analysis_status=AnalysisStatus.DONE)
+    ImageAnalysis.objects.create(image=image, model_version=configured_model_version(), status=AnalysisStatus.DONE)
+    ImageEmbedding.objects.create(image=image, model_version=configured_model_version(), vector=vector,
+                                  whole_vector=vector,
                                   crop_vector=vector if crop_vector is None else crop_vector,
                                   owner_id=image.owner_id, visibility=image.visibility)
     return image
@@ -100,7 +102,8 @@ def test_search_with_a_new_photo_is_202_then_pending_then_results(client_for, ow
     assert client.get(search["url"]).json()["status"] == "pending"
     # What the worker writes when it is done (search.services.similarity_query_analyze).
     SimilarityQuery.objects.filter(id=search["id"]).update(
-        status=QueryStatus.DONE, model_version=MODEL_VERSION, vector=BASE, whole_vector=BASE, crop_vector=BASE,
+        status=AnalysisStatus.DONE, model_version=configured_model_version(), vector=BASE, whole_vector=BASE,
+        crop_vector=BASE,
         finished_at=timezone.now())
     done = client.get(f"{search['url']}?limit=2").json()
     assert done["status"] == "done" and len(done["results"]) == 2 and done["has_more"]
@@ -162,7 +165,8 @@ def test_similar_and_search_result_pages_cost_the_same_queries_whatever_their_si
                                                    "box": {"left": 0, "top": 0, "right": 100, "bottom": 80}},
                              format="json").json()
     SimilarityQuery.objects.filter(id=search["id"]).update(
-        status=QueryStatus.DONE, model_version=MODEL_VERSION, vector=BASE, whole_vector=BASE, crop_vector=BASE)
+        status=AnalysisStatus.DONE, model_version=configured_model_version(), vector=BASE, whole_vector=BASE,
+        crop_vector=BASE)
     # similar: knox (2), the photo, the serving version (1), its vectors, then the pgvector search
     # in a transaction (savepoint, 2 SET LOCAL, the query, release) and the page's overlays.
     # A search: knox (2), the search, then the same pgvector search and overlays.

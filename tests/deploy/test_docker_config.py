@@ -18,7 +18,7 @@ from django.urls import Resolver404, resolve
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKER = ROOT / "docker"
-SETTINGS_DIR = ROOT / "gallery" / "settings"
+SETTINGS_DIR = ROOT / "gallery" / "config" / "settings"
 # Read by the images or libraries themselves, not by our settings.
 EXTERNAL_VARIABLES = {
     "POSTGRES_PASSWORD",  # the pgvector image's, and compose builds DATABASE_URL from it
@@ -37,13 +37,15 @@ def dockerfile_stages() -> dict[str, str]:
     """Build stage name -> its text."""
     text = (DOCKER / "Dockerfile").read_text()
     parts = re.split(r"^FROM\s+\S+\s+AS\s+(\S+)\s*$", text, flags=re.MULTILINE | re.IGNORECASE)
-    return dict(zip(parts[1::2], parts[2::2]))
+    return dict(zip(parts[1::2], parts[2::2], strict=True))
 
 
 def settings_variables() -> set[str]:
-    """Every environment variable the settings modules read."""
+    """Every environment variable the settings modules read, and the data directory the embedded
+    servers and the settings share (read in gallery.platform.embedded)."""
     pattern = re.compile(r'(?:os\.environ(?:\.get)?\s*[\[(]|env_bool\(|env_list\()\s*"([A-Z][A-Z0-9_]*)"')
-    return {name for path in SETTINGS_DIR.glob("*.py") for name in pattern.findall(path.read_text())}
+    paths = [*SETTINGS_DIR.glob("*.py"), ROOT / "gallery" / "platform" / "embedded.py"]
+    return {name for path in paths for name in pattern.findall(path.read_text())}
 
 
 def example_variables() -> set[str]:
@@ -86,9 +88,11 @@ def check_command(argv: list[str]) -> None:
         return
     if program == "celery":
         assert argv[1:3] == ["-A", "gallery"], argv
-        from gallery.celery import app
+        from celery.app.utils import find_app
 
-        assert app.main == "gallery"
+        from gallery.config.celery import app
+
+        assert find_app("gallery") is app  # what `celery -A gallery` loads
         subcommand = argv[3]
         assert subcommand in {"worker", "beat", "inspect"}, subcommand
         if "-Q" in argv:
@@ -162,7 +166,7 @@ def test_variables_named_by_the_stack_exist_and_the_example_lists_every_setting(
 
 def production_settings(extra: dict[str, str], code: str) -> subprocess.CompletedProcess:
     env = {key: value for key, value in os.environ.items() if not key.startswith(("AWS_", "GALLERY_"))}
-    env.update({"DJANGO_SETTINGS_MODULE": "gallery.settings.production", "DJANGO_SECRET_KEY": "x" * 50,
+    env.update({"DJANGO_SETTINGS_MODULE": "gallery.config.settings.production", "DJANGO_SECRET_KEY": "x" * 50,
                 "DATABASE_URL": "postgresql://gallery:pw@db:5432/gallery", "CELERY_BROKER_URL": "redis://redis:6379/0",
                 **extra})
     return subprocess.run([sys.executable, "-c", f"import django; django.setup(); {code}"], cwd=ROOT, env=env,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from inference.versions import MODEL_VERSION
+from inference.configuration import configured_model_version
 from tests.e2e.conftest import snap
 from tests.inference.test_reindex_worker import (  # noqa: F401 - the worker fixture
     WORKER_START_TIMEOUT_S,
@@ -33,11 +33,11 @@ def test_reindex_from_the_admin_and_watch_the_progress_bar(workers, page, make_u
     page.wait_for_url("**/admin/inference/modelversion/")
 
     page.check("input[name=scope][value=all]")
-    assert page.locator("select[name=version]").input_value() == MODEL_VERSION
+    assert page.locator("select[name=version]").input_value() == configured_model_version()
     page.click("form.reindex button[type=submit]")
-    page.wait_for_selector(f"text=Marked {PHOTOS} photo(s) for analysis with {MODEL_VERSION}")
+    page.wait_for_selector(f"text=Marked {PHOTOS} photo(s) for analysis with {configured_model_version()}")
 
-    row = page.locator(f'tr[data-version="{MODEL_VERSION}"]')
+    row = page.locator(f'tr[data-version="{configured_model_version()}"]')
     assert float(row.locator("progress").get_attribute("value")) < 100
     page.evaluate("window.loadedOnce = true")  # gone if the page reloads: the bar must move by itself
     page.wait_for_function(
@@ -46,7 +46,7 @@ def test_reindex_from_the_admin_and_watch_the_progress_bar(workers, page, make_u
             const row = rows.find(r => r.dataset.version === version);
             return row && row.querySelector('progress').value === 100;
         }""",
-        arg=MODEL_VERSION, timeout=(WORKER_START_TIMEOUT_S + 60) * 1000,
+        arg=configured_model_version(), timeout=(WORKER_START_TIMEOUT_S + 60) * 1000,
     )
     assert page.evaluate("window.loadedOnce") is True
     snap(page, "admin-model-versions")

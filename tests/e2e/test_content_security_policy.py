@@ -13,7 +13,8 @@ pytestmark = pytest.mark.e2e
 CSP_LISTENER = """
 window.__cspViolations = [];
 document.addEventListener("securitypolicyviolation", (e) => {
-  window.__cspViolations.push(`${e.violatedDirective} blocked ${e.blockedURI || "inline"} at ${e.sourceFile}:${e.lineNumber}`);
+  window.__cspViolations.push(
+    `${e.violatedDirective} blocked ${e.blockedURI || "inline"} at ${e.sourceFile}:${e.lineNumber}`);
 });
 """
 
@@ -27,13 +28,14 @@ def test_pages_break_no_rule_of_the_content_security_policy(browser, live_server
         ("owner", "pw-owner-123"): ["/mine/", f"/photos/{world.private.id}/", f"/photos/{world.public.id}/",
                                     "/albums/", f"/albums/{world.album.id}/", "/search/",
                                     f"/search/{world.region_query.id}/", "/accounts/profile/"],
-        ("staff", "pw-staff-123"): ["/admin/", "/admin/gallery/image/", f"/admin/gallery/image/{world.public.id}/change/"],
+        ("staff", "pw-staff-123"): ["/admin/", "/admin/gallery/image/",
+                                    f"/admin/gallery/image/{world.public.id}/change/"],
     }
     for login, paths in pages.items():
         context = browser.new_context()
         context.add_init_script(CSP_LISTENER)
         page = context.new_page()
-        page.on("console", lambda message: violations.append(f"{page.url}: {message.text}")
+        page.on("console", lambda message, page=page: violations.append(f"{page.url}: {message.text}")
                 if "Content Security Policy" in message.text else None)
         if login:
             page.goto(f"{live_server.url}/accounts/login/")
@@ -52,6 +54,6 @@ def test_pages_break_no_rule_of_the_content_security_policy(browser, live_server
                 page.locator("#uploads .upload-item[data-status]").wait_for()
             if path == "/api/docs/":  # Swagger UI renders under the policy (its script is a URL)
                 page.locator(".swagger-ui .opblock").first.wait_for()
-            violations += [f"{path}: {v}" for v in page.evaluate("window.__cspViolations")]
+            violations.extend(f"{path}: {v}" for v in page.evaluate("window.__cspViolations"))
         context.close()
     assert not violations, "Content Security Policy violations:\n" + "\n".join(sorted(set(violations)))

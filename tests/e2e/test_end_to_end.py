@@ -7,8 +7,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
-from gallery.models import Image
-from inference.models import AnalysisStatus, ImageAnalysis
+from gallery.models import AnalysisStatus, Image
+from inference.models import ImageAnalysis
 from tests.conftest import photo_bytes, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]

@@ -15,7 +15,7 @@ from __future__ import annotations
 import pytest
 
 from gallery import services
-from gallery.models import AnalysisState, Image
+from gallery.models import AnalysisStatus, Image
 from tests.conftest import scene_photo
 from tests.e2e.conftest import snap
 
@@ -50,7 +50,8 @@ def sign_up(page, base_url: str, username: str) -> None:
 def assert_images_have_alt_text(page) -> None:
     missing = page.eval_on_selector_all("img", "imgs => imgs.filter(i => !i.hasAttribute('alt')).map(i => i.src)")
     assert missing == [], missing
-    unlabeled = page.eval_on_selector_all("img:not(.overlay)", "imgs => imgs.filter(i => !i.alt.trim()).map(i => i.src)")
+    unlabeled = page.eval_on_selector_all("img:not(.overlay)",
+                                          "imgs => imgs.filter(i => !i.alt.trim()).map(i => i.src)")
     assert unlabeled == [], unlabeled  # only heat maps laid over a described photo may have alt=""
 
 
@@ -58,7 +59,8 @@ def heat_map_coverage(page, selector: str) -> float:
     """Share of the pixels of the heat-map image at ``selector`` that are not fully transparent,
     once it is shown and loaded (0 if it is hidden)."""
     page.locator(selector).first.scroll_into_view_if_needed()
-    page.wait_for_function(f"(() => {{ const i = document.querySelector({selector!r}); return i && i.complete && i.naturalWidth > 0; }})()")
+    page.wait_for_function(f"(() => {{ const i = document.querySelector({selector!r}); "
+                           "return i && i.complete && i.naturalWidth > 0; })()")
     return page.eval_on_selector(selector, """img => {
         if (img.hidden || getComputedStyle(img).display === "none") return 0;
         const canvas = document.createElement("canvas");
@@ -125,7 +127,7 @@ def test_a_new_user_walks_through_the_gallery(celery_worker_process, live_server
     assert page.locator(".grid .tile .badge").count() == 0  # no "Pending" left on a finished photo
     assert misshapen_images(page, ".grid .tile img, #uploads img") == []
     snap(page, "upload")
-    assert Image.objects.filter(owner__username="alice", analysis_status=AnalysisState.DONE).count() == len(photos)
+    assert Image.objects.filter(owner__username="alice", analysis_status=AnalysisStatus.DONE).count() == len(photos)
 
     # The same photo again is not stored twice: the page says so and links to it.
     page.set_input_files("#upload-form input[type=file]", photos[:1])
@@ -216,7 +218,8 @@ def test_a_new_user_walks_through_the_gallery(celery_worker_process, live_server
     page.mouse.down()
     page.mouse.move(box["x"] + box["width"] * 0.7, box["y"] + box["height"] * 0.8, steps=5)
     page.mouse.up()
-    assert int(page.input_value("#region-form input[name=right]")) > int(page.input_value("#region-form input[name=left]"))
+    left, right = (int(page.input_value(f"#region-form input[name={side}]")) for side in ("left", "right"))
+    assert right > left
     page.click("#region-submit")
     page.wait_for_url("**/search/*/")
     page.wait_for_selector(".similar-grid .similar-tile", timeout=60_000)

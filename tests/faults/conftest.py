@@ -3,6 +3,7 @@ media, started and killed at will; and the checks every fault test ends with."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -30,7 +31,7 @@ class Workers:
         extra_env = env or {}
         env = {
             **os.environ,
-            "DJANGO_SETTINGS_MODULE": "gallery.settings.test",
+            "DJANGO_SETTINGS_MODULE": "gallery.config.settings.test",
             "DATABASE_URL": database_url_for_tests(),
             "CELERY_BROKER_URL": self.settings.CELERY_BROKER_URL,
             "MEDIA_ROOT": str(self.settings.MEDIA_ROOT),
@@ -69,20 +70,16 @@ class Workers:
         for worker in self.started:
             if worker.poll() is None:
                 os.killpg(worker.pid, signal.SIGTERM)
-                try:
+                with contextlib.suppress(subprocess.TimeoutExpired):
                     worker.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    pass
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(worker.pid, signal.SIGKILL)  # a pool child can outlive its parent
-            except ProcessLookupError:
-                pass
             worker.wait()
 
 
 @pytest.fixture
 def workers(transactional_db, settings, tmp_path):
-    from gallery.celery import app
+    from gallery.config.celery import app
 
     app.control.purge()  # messages left by earlier tests are for rows that no longer exist
     started = Workers(settings, tmp_path)
@@ -98,16 +95,16 @@ def logs(workers: Workers) -> str:
 
 def assert_each_analysed_exactly_once(image_ids, workers: Workers, timeout: float = 300) -> None:
     """Every photo ends done, with exactly one analysis and one embedding of the active version."""
-    from gallery.models import AnalysisState, Image
-    from inference.models import AnalysisStatus, ImageAnalysis, ImageEmbedding
-    from inference.versions import MODEL_VERSION
+    from gallery.models import AnalysisStatus, Image
+    from inference.configuration import configured_model_version
+    from inference.models import ImageAnalysis, ImageEmbedding
 
     ids = {str(i) for i in image_ids}
 
     def all_done() -> bool:
         if workers.started and all(w.poll() is not None for w in workers.started):
             raise AssertionError(f"every worker has exited\n{logs(workers)}")
-        done = ImageAnalysis.objects.filter(image_id__in=ids, model_version=MODEL_VERSION,
+        done = ImageAnalysis.objects.filter(image_id__in=ids, model_version=configured_model_version(),
                                             status=AnalysisStatus.DONE).count()
         return done == len(ids)
 
@@ -117,6 +114,6 @@ def assert_each_analysed_exactly_once(image_ids, workers: Workers, timeout: floa
         states = list(ImageAnalysis.objects.filter(image_id__in=ids).values_list("status", "attempts", "error"))
         raise AssertionError(f"{exc}; analyses: {states}\n{logs(workers)}") from None
     assert Image.objects.filter(id__in=ids).count() == len(ids), "a photo was lost"
-    assert ImageAnalysis.objects.filter(image_id__in=ids, model_version=MODEL_VERSION).count() == len(ids)
-    assert ImageEmbedding.objects.filter(image_id__in=ids, model_version=MODEL_VERSION).count() == len(ids)
-    assert set(Image.objects.filter(id__in=ids).values_list("analysis_status", flat=True)) == {AnalysisState.DONE}
+    assert ImageAnalysis.objects.filter(image_id__in=ids, model_version=configured_model_version()).count() == len(ids)
+    assert ImageEmbedding.objects.filter(image_id__in=ids, model_version=configured_model_version()).count() == len(ids)
+    assert set(Image.objects.filter(id__in=ids).values_list("analysis_status", flat=True)) == {AnalysisStatus.DONE}

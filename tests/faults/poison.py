@@ -20,7 +20,7 @@ SWITCH = "GALLERY_TEST_POISON"
 
 
 def _install() -> None:
-    from inference import images, services
+    from inference import images
 
     load_rgb = images.load_rgb
 
@@ -29,10 +29,9 @@ def _install() -> None:
             os.kill(os.getpid(), signal.SIGKILL)
         return load_rgb(data, **kwargs)
 
-    # Both names the workers decode through: inference.services (photos) imported it at import
-    # time; search.services (searches) looks it up in inference.images on every call.
+    # Photos and searches both decode through inference.services.stored_photo_analyze, which looks
+    # load_rgb up in inference.images on every call.
     images.load_rgb = load_rgb_or_die
-    services.load_rgb = load_rgb_or_die
 
 
 if os.environ.get(SWITCH) == "1":

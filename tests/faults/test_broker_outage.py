@@ -13,8 +13,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from knox.models import AuthToken
 
-from gallery import embedded
-from search.models import QueryStatus, SimilarityQuery
+from gallery.models import AnalysisStatus
+from gallery.platform import embedded
+from search.models import SimilarityQuery
 from search.services import BROKER_DOWN
 from tests.conftest import photo_bytes, wait_for
 from tests.faults.conftest import assert_each_analysed_exactly_once
@@ -66,7 +67,7 @@ def test_uploads_during_a_broker_outage_succeed_and_are_analysed_when_it_returns
         response = searcher.post("/search/", {"photo": SimpleUploadedFile("q.jpg", photo_bytes(99))})
         assert response.status_code == 302, response.status_code
         query = SimilarityQuery.objects.get(owner=uploader_user)
-        assert query.status == QueryStatus.FAILED and query.error == BROKER_DOWN
+        assert query.status == AnalysisStatus.FAILED and query.error == BROKER_DOWN
         assert searcher.get(response["Location"]).status_code == 200
         wait_for(lambda: len(answers) >= BACK_AFTER, timeout=120, message="uploads during the outage")
     finally:
@@ -83,9 +84,9 @@ def test_uploads_during_a_broker_outage_succeed_and_are_analysed_when_it_returns
 
 
 def test_the_cache_reads_as_empty_while_its_redis_is_unreachable(tmp_path, caplog, monkeypatch):
-    from gallery.cache import FailOpenRedisCache
+    from gallery.platform.cache import FailOpenRedisCache
 
-    monkeypatch.setattr("gallery.cache._last_logged", 0.0)  # as if nothing was logged this minute
+    monkeypatch.setattr("gallery.platform.cache._last_logged", 0.0)  # as if nothing was logged this minute
     cache = FailOpenRedisCache(f"unix://{tmp_path / 'no-redis.sock'}?db=1", {})
     assert cache.get("throttle", "default") == "default"
     assert cache.get_many(["a", "b"]) == {}

@@ -13,7 +13,8 @@ import pytest
 from django.db import connection
 
 from gallery import services
-from inference.models import AnalysisStatus, ImageAnalysis
+from gallery.models import AnalysisStatus
+from inference.models import ImageAnalysis
 from tests.conftest import photo_bytes, wait_for
 from tests.faults.conftest import assert_each_analysed_exactly_once
 

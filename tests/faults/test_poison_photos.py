@@ -15,11 +15,11 @@ import pytest
 from django.test import Client
 
 from gallery import services
-from gallery.models import AnalysisState
-from inference.models import AnalysisStatus, ImageAnalysis
+from gallery.models import AnalysisStatus
+from inference.models import ImageAnalysis
 from inference.services import analysis_gave_up_message
 from search import services as search_services
-from search.models import QueryStatus, SimilarityQuery
+from search.models import SimilarityQuery
 from tests.conftest import photo_bytes, wait_for
 from tests.faults.conftest import Workers, assert_each_analysed_exactly_once, logs
 from tests.faults.poison import POISON_MARKER, SWITCH
@@ -59,7 +59,7 @@ def test_a_photo_that_kills_its_worker_fails_after_max_attempts_and_the_queue_ke
         assert (analysis.status, analysis.attempts) == (AnalysisStatus.FAILED, MAX_ATTEMPTS), logs(workers)
         assert analysis.error == analysis_gave_up_message(MAX_ATTEMPTS)
         poison.refresh_from_db()
-        assert (poison.analysis_status, poison.analysis_error) == (AnalysisState.FAILED, analysis.error)
+        assert (poison.analysis_status, poison.analysis_error) == (AnalysisStatus.FAILED, analysis.error)
         # Each attempt really killed the worker's process; the one after the last was refused, not run.
         assert deaths(worker) == expected_deaths, logs(workers)
 
@@ -75,7 +75,7 @@ def test_a_photo_that_kills_its_worker_fails_after_max_attempts_and_the_queue_ke
 
     # A search with a region of it follows the same rule (searches have their own attempts).
     query = search_services.similarity_query_from_region(owner=owner, image=poison, box=(0, 0, 320, 240))
-    wait_for(lambda: Workers.died(worker) or SimilarityQuery.objects.filter(pk=query.pk, status=QueryStatus.FAILED)
+    wait_for(lambda: Workers.died(worker) or SimilarityQuery.objects.filter(pk=query.pk, status=AnalysisStatus.FAILED)
              .exists(), timeout=600, interval=0.5, message="the search on the poison photo to be given up")
     query.refresh_from_db()
     assert query.attempts == MAX_ATTEMPTS and query.error == search_services.query_gave_up_message(MAX_ATTEMPTS)

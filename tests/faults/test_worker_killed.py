@@ -15,7 +15,8 @@ import psutil
 import pytest
 
 from gallery import services
-from inference.models import AnalysisStatus, ImageAnalysis
+from gallery.models import AnalysisStatus
+from inference.models import ImageAnalysis
 from tests.conftest import photo_bytes, wait_for
 from tests.faults.conftest import Workers, assert_each_analysed_exactly_once, logs
 

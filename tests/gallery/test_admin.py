@@ -3,9 +3,9 @@
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from gallery.models import Image
-from inference.models import AnalysisStatus, ImageAnalysis
-from inference.versions import MODEL_VERSION
+from gallery.models import AnalysisStatus, Image
+from inference.configuration import configured_model_version
+from inference.models import ImageAnalysis
 from tests.conftest import photo_bytes
 
 pytestmark = pytest.mark.django_db
@@ -35,7 +35,8 @@ def test_admin_add_rejects_a_bad_file_with_its_reason(admin_client, make_user):
 def test_admin_retry_action_requeues_failed_analyses(admin_client, make_user, django_capture_on_commit_callbacks):
     image = Image.objects.create(owner=make_user(), file="images/x.jpg", content_type="image/jpeg",
                                  sha256="0" * 64, size_bytes=1, width=1, height=1)
-    analysis = ImageAnalysis.objects.create(image=image, model_version=MODEL_VERSION, status=AnalysisStatus.FAILED,
+    analysis = ImageAnalysis.objects.create(image=image, model_version=configured_model_version(),
+                                            status=AnalysisStatus.FAILED,
                                             error="boom", attempts=3)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         admin_client.post("/admin/inference/imageanalysis/",

@@ -40,6 +40,15 @@ def test_valid_upload_creates_row_and_file(make_user, django_capture_on_commit_c
     assert len(callbacks) == 1, "analysis is queued exactly once, after commit"
 
 
+def test_uploads_queue_the_workers_analysis_task_by_its_name():
+    from celery import current_app
+
+    from inference.tasks import image_analyze_task
+
+    assert image_analyze_task.name == services.ANALYSIS_TASK
+    assert current_app.amqp.router.route({}, services.ANALYSIS_TASK)["queue"].name == "inference"
+
+
 def test_exif_rotation_sets_upright_size(make_user):
     img = PIL.Image.open(io.BytesIO(photo_bytes(2, size=(400, 300))))
     exif = PIL.Image.Exif()
@@ -67,7 +76,8 @@ def _png_header_only(width: int, height: int) -> bytes:
     def chunk(kind: bytes, payload: bytes) -> bytes:
         return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b"")
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 64))
+            + chunk(b"IEND", b""))
 
 
 BAD_UPLOADS = {
@@ -82,9 +92,8 @@ BAD_UPLOADS = {
 @pytest.mark.parametrize("case", BAD_UPLOADS, ids=list(BAD_UPLOADS))
 def test_bad_input_is_rejected_and_leaves_nothing(case, make_user, django_capture_on_commit_callbacks):
     data, filename, expected = BAD_UPLOADS[case]
-    with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        with pytest.raises(services.ImageRejected) as exc:
-            services.image_create(owner=make_user(), data=data, filename=filename)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks, pytest.raises(services.ImageRejected) as exc:
+        services.image_create(owner=make_user(), data=data, filename=filename)
     assert expected in exc.value.message
     assert Image.objects.count() == 0
     assert stored_files() == []

@@ -10,7 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from gallery import services
-from gallery.models import AlbumImage, AnalysisState, Image, Visibility
+from gallery.models import AlbumImage, AnalysisStatus, Image, Visibility
 from inference.versions import EMBEDDING_DIM
 from tests.conftest import index_photo, photo_bytes
 
@@ -60,7 +60,7 @@ def test_my_photos_filters_by_album_visibility_and_status(client, make_user, pho
     client.force_login(owner)
     photo(owner=owner, visibility=Visibility.PUBLIC, title="pub")
     private, failed = photo(owner=owner, title="priv"), photo(owner=owner, title="bad")
-    Image.objects.filter(pk=failed.pk).update(analysis_status=AnalysisState.FAILED, analysis_error="decoder broke")
+    Image.objects.filter(pk=failed.pk).update(analysis_status=AnalysisStatus.FAILED, analysis_error="decoder broke")
     album = services.album_create(owner=owner, title="Best")
     services.album_images_add(album=album, images=[private])
 
@@ -88,7 +88,8 @@ def test_pages_are_paged(client, make_user, photo, settings):
     assert not {i.id for i in first.object_list} & {i.id for i in second.object_list}
 
 
-def test_script_upload_answers_json_and_a_duplicate_links_to_the_photo(client, make_user, django_capture_on_commit_callbacks):
+def test_script_upload_answers_json_and_a_duplicate_links_to_the_photo(client, make_user,
+                                                                        django_capture_on_commit_callbacks):
     client.force_login(make_user())
     data = photo_bytes(5)
     with django_capture_on_commit_callbacks(execute=False):
@@ -110,7 +111,8 @@ def test_form_upload_of_a_duplicate_says_so_with_a_link(client, make_user, photo
     client.force_login(owner)
     existing = photo(owner=owner, title="sunset")
     data = existing.file.open("rb").read()
-    response = client.post("/upload/", {"files": [SimpleUploadedFile("again.jpg", data, "image/jpeg")], "visibility": "private"}, follow=True)
+    response = client.post("/upload/", {"files": [SimpleUploadedFile("again.jpg", data, "image/jpeg")],
+                                        "visibility": "private"}, follow=True)
     html = response.content.decode()
     assert "already in your gallery" in html and f'href="/photos/{existing.id}/"' in html
     assert Image.objects.filter(owner=owner).count() == 1
@@ -119,7 +121,7 @@ def test_form_upload_of_a_duplicate_says_so_with_a_link(client, make_user, photo
 def test_live_status_lists_only_photos_the_viewer_may_see(client, make_user, photo):
     alice, bob = make_user(), make_user()
     mine, theirs_private, theirs_public = photo(owner=alice), photo(owner=bob), photo(owner=bob, visibility="public")
-    Image.objects.filter(pk=mine.pk).update(analysis_status=AnalysisState.FAILED, analysis_error="no pixels")
+    Image.objects.filter(pk=mine.pk).update(analysis_status=AnalysisStatus.FAILED, analysis_error="no pixels")
     client.force_login(alice)
     ids = ",".join(str(i.id) for i in (mine, theirs_private, theirs_public)) + ",junk"
     states = {p["id"]: p for p in client.get(f"/photos/status.json?ids={ids}").json()["photos"]}
@@ -183,7 +185,8 @@ def test_another_user_never_gets_a_private_photos_thumbnail_overlay_or_display_c
     for name in ("square", "wide"):
         assert client.get(f"/photos/{private.id}/thumbnail/{name}.jpg").status_code == 404
     for url in (f"/photos/{private.id}/file", f"/photos/{private.id}/original", f"/photos/{private.id}/overlay.png",
-                f"/photos/{private.id}/overlay.png?fit=square", f"/photos/{private.id}/", f"/photos/{private.id}/similar"):
+                f"/photos/{private.id}/overlay.png?fit=square", f"/photos/{private.id}/",
+                f"/photos/{private.id}/similar"):
         assert client.get(url).status_code == 404, url
     client.logout()
     assert client.get(f"/photos/{private.id}/thumbnail/square.jpg").status_code == 404

@@ -10,12 +10,13 @@ from django.core.files.storage import default_storage
 from django.utils import timezone
 
 from gallery import services as gallery_services
-from gallery.models import Image
+from gallery.models import AnalysisStatus, Image
 from inference import services
-from inference.models import AnalysisStatus, ImageAnalysis, ImageEmbedding, ModelVersion
+from inference.configuration import configured_model_version
+from inference.models import ImageAnalysis, ImageEmbedding, ModelVersion
 from inference.overlays import saliency_from_png
-from inference.selectors import embedding_version_serving, image_analysis_latest
-from inference.versions import EMBEDDING_DIM, MODEL_VERSION
+from inference.selectors import embedding_version_serving, image_analysis_shown
+from inference.versions import EMBEDDING_DIM
 from tests.conftest import photo_bytes
 
 pytestmark = pytest.mark.django_db
@@ -40,7 +41,7 @@ def test_analyze_writes_map_overlay_crop_and_vectors(uploaded):
     assert saliency.shape[1] / saliency.shape[0] == pytest.approx(640 / 360, rel=0.02)
     assert default_storage.open(analysis.overlay.name).read()[:8] == b"\x89PNG\r\n\x1a\n"
     assert set(analysis.timings_ms) >= {"saliency_ms", "embed_ms", "total_ms"}
-    embedding = ImageEmbedding.objects.get(image=image, model_version=MODEL_VERSION)
+    embedding = ImageEmbedding.objects.get(image=image, model_version=configured_model_version())
     assert (embedding.owner_id, embedding.visibility) == (image.owner_id, image.visibility)  # search's copies
     for vector in (embedding.vector, embedding.whole_vector, embedding.crop_vector):
         assert len(vector) == EMBEDDING_DIM
@@ -88,7 +89,7 @@ def test_sweep_queues_missing_and_stuck_analyses_only(uploaded, settings, django
     long_ago = timezone.now() - timedelta(seconds=settings.ANALYSIS_STUCK_SECONDS + 60)
     missing, stuck, fresh, done = (uploaded(s) for s in (20, 21, 22, 23))
     Image.objects.filter(id__in=[missing.id, stuck.id, done.id]).update(created=long_ago)
-    ImageAnalysis.objects.create(image=stuck, model_version=MODEL_VERSION, status=AnalysisStatus.RUNNING,
+    ImageAnalysis.objects.create(image=stuck, model_version=configured_model_version(), status=AnalysisStatus.RUNNING,
                                  started_at=long_ago, attempts=1)
     services.image_analyze(image_id=str(done.id))
 
@@ -106,20 +107,21 @@ def test_new_version_builds_in_the_background_and_serves_once_activated(uploaded
     first, second = uploaded(30), uploaded(31)
     for image in (first, second):
         services.image_analyze(image_id=str(image.id))
-    assert embedding_version_serving() == MODEL_VERSION, "a fresh install activates its first version itself"
+    assert embedding_version_serving() == configured_model_version(), (
+        "a fresh install activates its first version itself")
     # Pretend those vectors were made by an older model: the configured version now has none.
     ImageAnalysis.objects.update(model_version="old-model")
     ImageEmbedding.objects.update(model_version="old-model")
     ModelVersion.objects.update(name="old-model")
     assert embedding_version_serving() == "old-model"
-    assert image_analysis_latest(image_id=first.id).model_version == "old-model", "old maps show meanwhile"
+    assert image_analysis_shown(image_id=first.id).model_version == "old-model", "old maps show meanwhile"
 
     for image in (first, second):
         services.image_analyze(image_id=str(image.id))
     assert embedding_version_serving() == "old-model", "complete, but switching is the operator's call"
-    services.model_version_activate(name=MODEL_VERSION)
-    assert embedding_version_serving() == MODEL_VERSION
-    assert image_analysis_latest(image_id=first.id).model_version == MODEL_VERSION
+    services.model_version_activate(name=configured_model_version())
+    assert embedding_version_serving() == configured_model_version()
+    assert image_analysis_shown(image_id=first.id).model_version == configured_model_version()
     assert ImageEmbedding.objects.filter(model_version="old-model").count() == 2, "kept for a roll-back"
 
 
@@ -128,6 +130,7 @@ def test_broken_configured_model_keeps_serving_with_the_fallback(uploaded, setti
     model, stores results under the version that made them, and search serves those."""
     from search.selectors import image_similar_list
 
+    default_version = configured_model_version()
     settings.SALIENCY_MODEL = "msinet-vgg16"
     settings.SALIENCY_VGG16_PATH = tmp_path / "never-fetched"
     services.pipeline_get.cache_clear()
@@ -138,7 +141,7 @@ def test_broken_configured_model_keeps_serving_with_the_fallback(uploaded, setti
     finally:
         services.pipeline_get.cache_clear()
     assert {a.status for a in analyses} == {AnalysisStatus.DONE}
-    assert {a.model_version for a in analyses} == {MODEL_VERSION}, "the default model made them"
+    assert {a.model_version for a in analyses} == {default_version}, "the default model made them"
     assert [r.image for r in image_similar_list(viewer=owner, image=first)] == [second]
 
 
@@ -160,7 +163,7 @@ def test_an_analysis_started_max_attempts_times_is_failed_instead_of_started_aga
     (tests/faults/test_poison_photos.py does it with a real worker)."""
     image = uploaded(15)
     died = timezone.now() - timedelta(seconds=5)
-    ImageAnalysis.objects.create(image=image, model_version=MODEL_VERSION, status=AnalysisStatus.RUNNING,
+    ImageAnalysis.objects.create(image=image, model_version=configured_model_version(), status=AnalysisStatus.RUNNING,
                                  attempts=settings.ANALYSIS_MAX_ATTEMPTS, started_at=died)
     analysis = services.image_analyze(image_id=str(image.id))
     assert (analysis.status, analysis.attempts) == (AnalysisStatus.FAILED, settings.ANALYSIS_MAX_ATTEMPTS)
@@ -185,9 +188,9 @@ def test_sweep_gives_up_a_stuck_analysis_after_max_attempts_and_says_so_on_the_p
 ):
     long_ago = timezone.now() - timedelta(seconds=settings.ANALYSIS_STUCK_SECONDS + 60)
     lost, retried = uploaded(16), uploaded(17)
-    ImageAnalysis.objects.create(image=lost, model_version=MODEL_VERSION, status=AnalysisStatus.RUNNING,
+    ImageAnalysis.objects.create(image=lost, model_version=configured_model_version(), status=AnalysisStatus.RUNNING,
                                  attempts=settings.ANALYSIS_MAX_ATTEMPTS, started_at=long_ago)
-    ImageAnalysis.objects.create(image=retried, model_version=MODEL_VERSION, status=AnalysisStatus.RUNNING,
+    ImageAnalysis.objects.create(image=retried, model_version=configured_model_version(), status=AnalysisStatus.RUNNING,
                                  attempts=settings.ANALYSIS_MAX_ATTEMPTS - 1, started_at=long_ago)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         counts = services.analysis_sweep()

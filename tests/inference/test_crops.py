@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from inference.crops import saliency_crop_box
+from inference.images import saliency_crop_box
 
 
 def _blob(shape: tuple[int, int], centre: tuple[float, float], sigma: float) -> np.ndarray:

@@ -86,7 +86,7 @@ def test_cache_is_written_and_reused(classifier: keras.Model, cache_dir: Path, m
 
     monkeypatch.setattr(backbone, "lite0_pth_path", no_checkpoint)
     reloaded = load_lite0(cache_dir, include_top=True)
-    for a, b in zip(classifier.get_weights(), reloaded.get_weights()):
+    for a, b in zip(classifier.get_weights(), reloaded.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
     assert load_lite0(cache_dir).output.shape == (None, 1280)
 

@@ -11,12 +11,13 @@ import pytest
 from django.conf import settings
 from django.core.management import CommandError, call_command
 
+from inference.configuration import configured_embedding_head
 from inference.embedding.arcface import ArcFaceLogits, head_build, head_fold, supervised_whitening
 from inference.embedding.backbone import load_lite0, preprocess
 from inference.embedding.embedder import Embedder, pooled_features_function, resize_for_model
 from inference.embedding.head import EmbeddingHead, HeadFileError, head_input, head_load
 from inference.embedding.retrieval import retrieval_metrics
-from inference.versions import DATA_FREE_EMBEDDER_VERSION, configured_embedding_head, embedder_version
+from inference.versions import DATA_FREE_EMBEDDER_VERSION, embedder_version
 from tests.conftest import photo_bytes
 
 

@@ -7,8 +7,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from gallery.models import AnalysisStatus
 from inference import selectors
-from inference.models import AnalysisStatus, ImageAnalysis
+from inference.models import ImageAnalysis
 from tests.inference.test_reindex import photo_rows
 
 pytestmark = pytest.mark.django_db

@@ -5,6 +5,7 @@ import math
 import numpy as np
 import pytest
 
+from inference.images import resize_map
 from inference.saliency.metrics import (
     EPS,
     auc_judd,
@@ -13,7 +14,6 @@ from inference.saliency.metrics import (
     centre_bias_map,
     kld,
     nss,
-    resize_map,
     sim,
 )
 

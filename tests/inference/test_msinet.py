@@ -62,7 +62,7 @@ def test_head_weights_roundtrip_as_float16_and_refuse_a_mismatch(tmp_path) -> No
     assert {a.dtype for a in np.load(path).values()} == {np.dtype("float16")}
     other = build_lite0_head()
     head_weights_load(other, path)
-    for a, b in zip(head.get_weights(), other.get_weights()):
+    for a, b in zip(head.get_weights(), other.get_weights(), strict=True):
         np.testing.assert_allclose(a, b, atol=2e-3, rtol=2e-3)
 
     narrow = build_lite0_head(aspp_channels=32)

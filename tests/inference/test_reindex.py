@@ -14,11 +14,12 @@ from django.core.files.storage import default_storage
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from gallery.models import Image, Visibility
+from gallery.models import AnalysisStatus, Image, Visibility
 from inference import selectors, services
-from inference.models import AnalysisStatus, ImageAnalysis, ImageEmbedding, ModelVersion, VersionStatus
+from inference.configuration import configured_model_version
+from inference.models import ImageAnalysis, ImageEmbedding, ModelVersion, VersionStatus
 from inference.services import ReindexScope, VersionSwitchError
-from inference.versions import EMBEDDING_DIM, MODEL_VERSION
+from inference.versions import EMBEDDING_DIM
 
 pytestmark = pytest.mark.django_db
 
@@ -132,7 +133,7 @@ def test_sweep_requeues_a_dead_workers_job_and_gives_up_after_max_attempts(make_
 
 
 def test_fresh_install_activates_its_first_version(make_user):
-    assert selectors.embedding_version_serving() == MODEL_VERSION, "nothing active yet: the configured one"
+    assert selectors.embedding_version_serving() == configured_model_version(), "nothing active yet: the configured one"
     assert services.model_version_activate_first(name=NEW)
     assert selectors.embedding_version_serving() == NEW
     assert not services.model_version_activate_first(name=OLD), "later switches are explicit"
@@ -205,7 +206,7 @@ def test_coverage_and_median(make_user, no_broker):
 
 def broker_queues_purge() -> None:
     """Empty both worker queues (app.control.purge only knows the default queue)."""
-    from gallery.celery import app
+    from gallery.config.celery import app
 
     with app.connection_for_write() as conn:
         for name in selectors.worker_queues():
@@ -344,7 +345,7 @@ def test_photo_list_shows_thumbnail_status_version_and_error(admin_client, make_
 
 def test_photo_reanalyse_action_marks_and_logs(admin_client, admin_user, make_user, no_broker):
     images = photo_rows(make_user(), 3)
-    analysed(images, MODEL_VERSION)
+    analysed(images, configured_model_version())
     admin_client.post("/admin/gallery/image/", {"action": "reanalyse",
                                                 "_selected_action": [str(images[0].id), str(images[1].id)]})
     assert ImageAnalysis.objects.filter(status=AnalysisStatus.PENDING, queued_at__isnull=True).count() == 2
@@ -370,7 +371,7 @@ def test_command_wait_reports_progress_and_gives_up_on_timeout(make_user, no_bro
     with pytest.raises(CommandError, match=r"0 done, 0 failed, 2 unfinished of 2 photos.*Gave up waiting"):
         call_command("reindex", "--all", "--wait", "--timeout", "0.2", "--poll", "0.1",
                      stdout=StringIO(), stderr=StringIO())
-    assert ImageAnalysis.objects.filter(model_version=MODEL_VERSION).count() == 2, "the marks stay"
+    assert ImageAnalysis.objects.filter(model_version=configured_model_version()).count() == 2, "the marks stay"
 
 
 @pytest.mark.django_db(transaction=True)
@@ -467,10 +468,10 @@ def test_the_analysis_shown_follows_the_active_version(make_user, django_assert_
     analysed(images, NEW)
     ids = [image.id for image in images]
     with django_assert_num_queries(1):  # whatever the page's length, and with no active version yet
-        assert {a.model_version for a in selectors.image_analyses_latest(image_ids=ids).values()} == {NEW}
+        assert {a.model_version for a in selectors.image_analyses_shown(image_ids=ids).values()} == {NEW}
     services.model_version_activate_first(name=OLD)
-    assert {a.model_version for a in selectors.image_analyses_latest(image_ids=ids).values()} == {OLD}
-    assert selectors.image_analysis_latest(image_id=ids[0]).model_version == OLD
+    assert {a.model_version for a in selectors.image_analyses_shown(image_ids=ids).values()} == {OLD}
+    assert selectors.image_analysis_shown(image_id=ids[0]).model_version == OLD
     services.model_version_register(name=NEW)
     services.model_version_activate(name=NEW)
-    assert selectors.image_analysis_latest(image_id=ids[0]).model_version == NEW
+    assert selectors.image_analysis_shown(image_id=ids[0]).model_version == NEW

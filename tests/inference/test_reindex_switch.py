@@ -17,9 +17,9 @@ from django.contrib.auth.models import AnonymousUser
 from django.db import connection
 from django.test import Client
 
-from gallery.models import Image, Visibility
+from gallery.models import AnalysisStatus, Image, Visibility
 from inference import selectors, services
-from inference.models import AnalysisStatus, ImageAnalysis, ImageEmbedding
+from inference.models import ImageAnalysis, ImageEmbedding
 from inference.versions import EMBEDDING_DIM
 from search.selectors import image_similar_list
 

@@ -14,9 +14,10 @@ from django.core.management import call_command
 from django.db.models import Count
 
 from gallery import services as gallery_services
+from gallery.models import AnalysisStatus
 from inference import selectors, services
-from inference.models import AnalysisStatus, ImageAnalysis, ImageEmbedding
-from inference.versions import MODEL_VERSION
+from inference.configuration import configured_model_version
+from inference.models import ImageAnalysis, ImageEmbedding
 from tests.conftest import ROOT, database_url_for_tests, photo_bytes, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -26,7 +27,7 @@ WORKER_START_TIMEOUT_S = 180
 
 
 def broker_queues_purge() -> None:
-    from gallery.celery import app
+    from gallery.config.celery import app
 
     with app.connection_for_write() as conn:
         for name in selectors.worker_queues():
@@ -40,7 +41,7 @@ def workers(settings, tmp_path):
     started: list[subprocess.Popen] = []
 
     def start(**env_extra: str) -> subprocess.Popen:
-        env = {**os.environ, "DJANGO_SETTINGS_MODULE": "gallery.settings.test",
+        env = {**os.environ, "DJANGO_SETTINGS_MODULE": "gallery.config.settings.test",
                "DATABASE_URL": database_url_for_tests(), "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
                "MEDIA_ROOT": str(settings.MEDIA_ROOT), **env_extra}
         log = open(tmp_path / f"worker-{len(started)}.log", "w")  # noqa: SIM115 - closed with the process
@@ -83,12 +84,13 @@ def test_reindex_command_runs_through_the_sweep_on_a_real_worker(workers, make_u
     out, err = StringIO(), StringIO()
     call_command("reindex", "--missing", "--wait", "--poll", "0.5", "--timeout", str(WORKER_START_TIMEOUT_S + 60),
                  stdout=out, stderr=err)
-    assert f"{MODEL_VERSION}: 4 done, 0 failed, 0 unfinished of 4 photos" in out.getvalue()
+    assert f"{configured_model_version()}: 4 done, 0 failed, 0 unfinished of 4 photos" in out.getvalue()
     assert "photo/s" in err.getvalue() or "4/4" in err.getvalue(), "the progress bar was drawn"
-    assert ImageAnalysis.objects.filter(model_version=MODEL_VERSION, status=AnalysisStatus.DONE).count() == 4
-    assert ImageEmbedding.objects.filter(model_version=MODEL_VERSION).count() == len(images)
-    assert selectors.embedding_version_serving() == MODEL_VERSION, "a fresh install activates by itself"
-    assert selectors.version_built_by_workers() == MODEL_VERSION, "the worker's sweep recorded its version"
+    done = ImageAnalysis.objects.filter(model_version=configured_model_version(), status=AnalysisStatus.DONE)
+    assert done.count() == 4
+    assert ImageEmbedding.objects.filter(model_version=configured_model_version()).count() == len(images)
+    assert selectors.embedding_version_serving() == configured_model_version(), "a fresh install activates by itself"
+    assert selectors.version_built_by_workers() == configured_model_version(), "the worker's sweep recorded its version"
 
 
 def test_killed_worker_mid_reindex_is_finished_by_a_new_one_without_duplicates(workers, make_user, settings):
@@ -114,7 +116,7 @@ def test_killed_worker_mid_reindex_is_finished_by_a_new_one_without_duplicates(w
     workers(ANALYSIS_STUCK_SECONDS="2")
 
     def all_done():
-        services.analysis_sweep(version=MODEL_VERSION)
+        services.analysis_sweep(version=configured_model_version())
         failed = list(ImageAnalysis.objects.filter(status=AnalysisStatus.FAILED).values_list("error", flat=True))
         assert not failed, failed
         return ImageAnalysis.objects.filter(status=AnalysisStatus.DONE).count() == count
@@ -126,4 +128,4 @@ def test_killed_worker_mid_reindex_is_finished_by_a_new_one_without_duplicates(w
     assert sorted(row["n"] for row in per_photo) == [1] * count
     assert ImageEmbedding.objects.values("image_id").annotate(n=Count("id")).filter(n__gt=1).count() == 0
     assert ImageEmbedding.objects.count() == count == len(images)
-    assert selectors.version_coverage(name=MODEL_VERSION).complete
+    assert selectors.version_coverage(name=configured_model_version()).complete

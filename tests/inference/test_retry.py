@@ -12,10 +12,10 @@ from django.test import Client
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from gallery.models import AnalysisState, Image
+from gallery.models import AnalysisStatus, Image
 from inference import services
-from inference.models import AnalysisStatus, ImageAnalysis
-from inference.versions import MODEL_VERSION
+from inference.configuration import configured_model_version
+from inference.models import ImageAnalysis
 from tests.api.conftest import assert_error
 
 pytestmark = pytest.mark.django_db
@@ -36,13 +36,14 @@ def api_client(user) -> APIClient:
 @pytest.fixture
 def analysis_in(photo, make_user):
     """A photo of ``owner`` whose analysis (of the version the workers build) is in ``status``."""
-    services.model_version_register(name=MODEL_VERSION, seen_by_workers=True)
+    services.model_version_register(name=configured_model_version(), seen_by_workers=True)
 
     def make(status: str, *, owner=None, started_ago: float = 5, attempts: int = 3) -> ImageAnalysis:
         image = photo(owner=owner or make_user())
-        Image.objects.filter(pk=image.pk).update(analysis_status=status, analysis_error="boom" if status == "failed" else "")
+        error = "boom" if status == "failed" else ""
+        Image.objects.filter(pk=image.pk).update(analysis_status=status, analysis_error=error)
         return ImageAnalysis.objects.create(
-            image=image, model_version=MODEL_VERSION, status=status, attempts=attempts,
+            image=image, model_version=configured_model_version(), status=status, attempts=attempts,
             error="boom" if status == AnalysisStatus.FAILED else "",
             started_at=timezone.now() - timedelta(seconds=started_ago))
 
@@ -57,7 +58,7 @@ def test_failed_waiting_and_stuck_analyses_start_over(status, started_ago, analy
         assert services.analysis_retry(analysis=analysis) is True
     analysis.refresh_from_db()
     assert (analysis.status, analysis.attempts, analysis.error) == (AnalysisStatus.PENDING, 0, "")
-    assert Image.objects.get(pk=analysis.image_id).analysis_status == AnalysisState.PENDING
+    assert Image.objects.get(pk=analysis.image_id).analysis_status == AnalysisStatus.PENDING
     assert len(sent) == 1
 
 

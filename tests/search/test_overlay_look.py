@@ -14,10 +14,11 @@ from django.core.files.storage import default_storage
 from knox.models import AuthToken
 
 from gallery.models import Visibility
-from gallery.renditions import THUMBNAILS, overlay_rendition
+from inference.configuration import configured_model_version
+from inference.images import THUMBNAILS, overlay_rendition
 from inference.models import ImageAnalysis, analysis_file_name
 from inference.overlays import saliency_map_png
-from inference.versions import EMBEDDING_DIM, MODEL_VERSION
+from inference.versions import EMBEDDING_DIM
 from tests.conftest import index_photo
 
 pytestmark = pytest.mark.django_db
@@ -35,10 +36,10 @@ def test_page_and_api_overlays_follow_the_stored_map_not_the_stored_overlay(clie
     map_png = saliency_map_png(np.exp(-((x - 100) ** 2 + (y - 120) ** 2) / (2 * 35.0**2)))
     stale = io.BytesIO()
     PIL.Image.new("RGBA", (320, 240), (255, 0, 0, 128)).save(stale, format="PNG")  # an old look
-    ImageAnalysis.objects.filter(image=image, model_version=MODEL_VERSION).update(
-        saliency_map=default_storage.save(analysis_file_name(image.id, MODEL_VERSION, "saliency.png"),
+    ImageAnalysis.objects.filter(image=image, model_version=configured_model_version()).update(
+        saliency_map=default_storage.save(analysis_file_name(image.id, configured_model_version(), "saliency.png"),
                                           ContentFile(map_png)),
-        overlay=default_storage.save(analysis_file_name(image.id, MODEL_VERSION, "overlay.png"),
+        overlay=default_storage.save(analysis_file_name(image.id, configured_model_version(), "overlay.png"),
                                      ContentFile(stale.getvalue())),
     )
     expected = {"": overlay_rendition(map_png), "square": overlay_rendition(map_png, THUMBNAILS["square"])}
@@ -67,13 +68,14 @@ def test_pages_link_heat_maps_by_map_and_look_so_browsers_may_keep_them(client, 
     other = index_photo(photo(owner=owner, visibility=Visibility.PUBLIC), np.ones(EMBEDDING_DIM))
     for each in (image, other):
         ImageAnalysis.objects.filter(image=each).update(
-            saliency_map=default_storage.save(analysis_file_name(each.id, MODEL_VERSION, "saliency.png"),
+            saliency_map=default_storage.save(analysis_file_name(each.id, configured_model_version(), "saliency.png"),
                                               ContentFile(saliency_map_png(np.eye(24)))),
             overlay="analysis/overlay.png")
     client.force_login(owner)
     html = client.get(f"/photos/{image.id}/").content.decode()
     url = re.search(rf'id="overlay" src="(/photos/{image.id}/overlay\.png\?v=\w+)"', html).group(1)
-    tile_url = re.search(rf'src="(/photos/{other.id}/overlay\.png\?v=\w+)&amp;fit=square"', html).group(1) + "&fit=square"
+    tile_url = re.search(rf'src="(/photos/{other.id}/overlay\.png\?v=\w+)&amp;fit=square"', html).group(1)
+    tile_url += "&fit=square"
     assert client.get(url)["Cache-Control"] == "private, max-age=86400"
     tile = client.get(tile_url)
     assert tile["Cache-Control"] == "private, max-age=86400" and _png_rgba(tile.content).shape == (200, 200, 4)

@@ -9,10 +9,10 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
-from gallery.models import Image
+from gallery.models import AnalysisStatus, Image
 from inference.versions import EMBEDDING_DIM
 from search import services
-from search.models import QueryStatus, SimilarityQuery
+from search.models import SimilarityQuery
 from search.selectors import query_similar_page
 from tests.conftest import index_photo, photo_bytes
 
@@ -69,8 +69,9 @@ def test_region_results_leave_out_the_source_and_private_photos(make_user, photo
     index_photo(photo(owner=bob), base)  # bob's private photo: alice must never get it
     query = services.similarity_query_from_region(owner=alice, image=source, box=(0, 0, 100, 100))
     SimilarityQuery.objects.filter(pk=query.pk).update(
-        status=QueryStatus.DONE, model_version=source.embeddings.get().model_version,
-        vector=base / np.linalg.norm(base), whole_vector=base / np.linalg.norm(base), crop_vector=base / np.linalg.norm(base))
+        status=AnalysisStatus.DONE, model_version=source.embeddings.get().model_version,
+        vector=base / np.linalg.norm(base), whole_vector=base / np.linalg.norm(base),
+        crop_vector=base / np.linalg.norm(base))
     query.refresh_from_db()
     page = query_similar_page(viewer=alice, query=query)
     assert [r.image.id for r in page.results] == [public.id]
@@ -81,7 +82,7 @@ def test_the_worker_embeds_a_region_with_the_real_pipeline(make_user, photo):
     image = photo(owner=owner)
     query = services.similarity_query_from_region(owner=owner, image=image, box=(40, 30, 280, 210))
     done = services.similarity_query_analyze(query_id=str(query.id))
-    assert done.status == QueryStatus.DONE, done.error
+    assert done.status == AnalysisStatus.DONE, done.error
     assert done.model_version and np.isclose(np.linalg.norm(done.vector), 1.0, atol=1e-3)
     assert not np.allclose(done.whole_vector, done.crop_vector)
 
@@ -91,7 +92,8 @@ def test_old_queries_and_their_files_are_pruned(make_user, django_capture_on_com
     with django_capture_on_commit_callbacks(execute=False):
         old = services.similarity_query_from_photo(owner=owner, data=photo_bytes(1), filename="a.jpg")
         fresh = services.similarity_query_from_photo(owner=owner, data=photo_bytes(2), filename="b.jpg")
-    SimilarityQuery.objects.filter(pk=old.pk).update(created=timezone.now() - timedelta(hours=settings.QUERY_KEEP_HOURS + 1))
+    too_old = timezone.now() - timedelta(hours=settings.QUERY_KEEP_HOURS + 1)
+    SimilarityQuery.objects.filter(pk=old.pk).update(created=too_old)
     storage = old.file.storage
     with django_capture_on_commit_callbacks(execute=True):
         assert services.similarity_queries_prune() == 1
@@ -103,9 +105,10 @@ def test_a_region_search_follows_its_photo_through_every_door_once_it_becomes_pr
     """alice searched with a region of bob's public photo; bob then made it private. Every door
     (the search's page, its status, its results, the API; one selector behind them all) now
     answers 404 to alice, exactly as for a search that does not exist. bob's own searches on it stay."""
-    from gallery import services as gallery_services
-    from rest_framework.test import APIClient
     from django.test import Client
+    from rest_framework.test import APIClient
+
+    from gallery import services as gallery_services
 
     alice, bob = make_user(), make_user()
     source = photo(owner=bob, visibility="public", title="bobs-beach-4411")
@@ -134,8 +137,8 @@ def test_a_region_search_follows_its_photo_through_every_door_once_it_becomes_pr
 def test_a_search_whose_photo_stopped_the_worker_max_attempts_times_fails_without_starting(make_user, photo, settings):
     owner = make_user()
     query = services.similarity_query_from_region(owner=owner, image=photo(owner=owner), box=(0, 0, 100, 100))
-    SimilarityQuery.objects.filter(pk=query.pk).update(status=QueryStatus.RUNNING,
+    SimilarityQuery.objects.filter(pk=query.pk).update(status=AnalysisStatus.RUNNING,
                                                        attempts=settings.ANALYSIS_MAX_ATTEMPTS)
     query = services.similarity_query_analyze(query_id=str(query.id))
-    assert (query.status, query.attempts) == (QueryStatus.FAILED, settings.ANALYSIS_MAX_ATTEMPTS)
+    assert (query.status, query.attempts) == (AnalysisStatus.FAILED, settings.ANALYSIS_MAX_ATTEMPTS)
     assert query.error == services.query_gave_up_message(settings.ANALYSIS_MAX_ATTEMPTS)

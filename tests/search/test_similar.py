@@ -7,9 +7,10 @@ import pytest
 from django.contrib.auth.models import AnonymousUser
 from django.db import connection, transaction
 
-from gallery.models import Image, Visibility
-from inference.models import AnalysisStatus, ImageAnalysis, ImageEmbedding
-from inference.versions import EMBEDDING_DIM, MODEL_VERSION
+from gallery.models import AnalysisStatus, Image, Visibility
+from inference.configuration import configured_model_version
+from inference.models import ImageAnalysis, ImageEmbedding
+from inference.versions import EMBEDDING_DIM
 from search.selectors import (
     HNSW_EF_SEARCH,
     hnsw_session_settings,
@@ -30,8 +31,8 @@ def indexed_image(owner, vector: np.ndarray, *, visibility=Visibility.PRIVATE, t
     image = Image.objects.create(owner=owner, file="images/x.jpg", content_type="image/jpeg",
                                  sha256=f"{np.random.default_rng().integers(1 << 62):064x}", size_bytes=1,
                                  width=4, height=3, visibility=visibility, title=title)
-    ImageAnalysis.objects.create(image=image, model_version=MODEL_VERSION, status=AnalysisStatus.DONE)
-    ImageEmbedding.objects.create(image=image, model_version=MODEL_VERSION, vector=vector,
+    ImageAnalysis.objects.create(image=image, model_version=configured_model_version(), status=AnalysisStatus.DONE)
+    ImageEmbedding.objects.create(image=image, model_version=configured_model_version(), vector=vector,
                                   whole_vector=vector, crop_vector=vector, owner=owner, visibility=visibility)
     return image
 
@@ -78,14 +79,14 @@ def test_similar_query_uses_the_hnsw_index(make_user):
         for i in range(len(vectors))
     ])
     ImageEmbedding.objects.bulk_create([
-        ImageEmbedding(image=image, model_version=MODEL_VERSION, vector=v, whole_vector=v, crop_vector=v,
+        ImageEmbedding(image=image, model_version=configured_model_version(), vector=v, whole_vector=v, crop_vector=v,
                        owner_id=image.owner_id, visibility=image.visibility)
-        for image, v in zip(images, vectors)
+        for image, v in zip(images, vectors, strict=True)
     ])
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE gallery_image; ANALYZE inference_imageembedding")
 
-    queryset = image_similar_queryset(viewer=owners[0], vector=vectors[0], model_version=MODEL_VERSION,
+    queryset = image_similar_queryset(viewer=owners[0], vector=vectors[0], model_version=configured_model_version(),
                                       exclude_image_id=images[0].id, limit=24)
     with transaction.atomic():
         with connection.cursor() as cursor:
@@ -117,9 +118,9 @@ def test_filtered_query_stays_on_the_index_and_fills_the_page_when_little_is_vis
         for i in range(count)
     ])
     ImageEmbedding.objects.bulk_create([
-        ImageEmbedding(image=image, model_version=MODEL_VERSION, vector=v, whole_vector=v, crop_vector=v,
+        ImageEmbedding(image=image, model_version=configured_model_version(), vector=v, whole_vector=v, crop_vector=v,
                        owner_id=image.owner_id, visibility=image.visibility)
-        for image, v in zip(images, vectors)
+        for image, v in zip(images, vectors, strict=True)
     ])
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE gallery_image; ANALYZE inference_imageembedding")
@@ -129,7 +130,8 @@ def test_filtered_query_stays_on_the_index_and_fills_the_page_when_little_is_vis
     hits = 0
     sources = np.flatnonzero(owned)[:5]
     for source in sources:
-        queryset = image_similar_queryset(viewer=viewer, vector=vectors[source], model_version=MODEL_VERSION,
+        queryset = image_similar_queryset(viewer=viewer, vector=vectors[source],
+                                          model_version=configured_model_version(),
                                           exclude_image_id=images[source].id, limit=25)
         with transaction.atomic():
             with connection.cursor() as cursor:

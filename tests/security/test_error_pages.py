@@ -22,7 +22,7 @@ DEBUG_PAGE_SIGNS = ("DEBUG = True", "URLconf", "Traceback", "Request Method:", "
 def settings_debug(**env) -> str:
     """settings.DEBUG as a fresh process reads it from the environment (no server is contacted)."""
     environment = {k: v for k, v in os.environ.items() if k != "DJANGO_DEBUG"}
-    environment.update(DJANGO_SETTINGS_MODULE="gallery.settings.base", DATABASE_URL="postgresql://x@db.invalid/x",
+    environment.update(DJANGO_SETTINGS_MODULE="gallery.config.settings.base", DATABASE_URL="postgresql://x@db.invalid/x",
                        CELERY_BROKER_URL="redis://redis.invalid:6379/0", **env)
     result = subprocess.run([sys.executable, "-c", "from django.conf import settings; print(settings.DEBUG)"],
                             cwd=ROOT, env=environment, capture_output=True, text=True, timeout=60)
@@ -93,7 +93,7 @@ def test_every_page_kind_carries_the_favicon_and_favicon_ico_answers(admin_clien
 
 
 def test_management_commands_print_no_axes_banner():
-    environment = {**os.environ, "DJANGO_SETTINGS_MODULE": "gallery.settings.base",
+    environment = {**os.environ, "DJANGO_SETTINGS_MODULE": "gallery.config.settings.base",
                    "DATABASE_URL": "postgresql://x@db.invalid/x", "CELERY_BROKER_URL": "redis://redis.invalid:6379/0"}
     result = subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, env=environment,
                             capture_output=True, text=True, timeout=120)

@@ -18,8 +18,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from rest_framework.test import APIClient
 
-from gallery import media, services
+from gallery import services
 from gallery.models import Visibility
+from gallery.platform import media
 from tests.conftest import ROOT
 from tests.security.hostile_files import (
     GPS_LATITUDE,
@@ -33,7 +34,7 @@ from tests.security.world import world_build
 def test_check_deploy_is_clean_with_production_settings():
     env = {
         **os.environ,
-        "DJANGO_SETTINGS_MODULE": "gallery.settings.production",
+        "DJANGO_SETTINGS_MODULE": "gallery.config.settings.production",
         "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
         "DJANGO_ALLOWED_HOSTS": "photos.example.org",
         # Checks do not connect; real URLs keep the settings from starting embedded servers.
@@ -73,7 +74,8 @@ def test_gps_coordinates_reach_nobody_but_the_owner(make_user, django_capture_on
     seen = Client()
     seen.force_login(stranger)
     served = [b"".join(seen.get(url).streaming_content) for url in (
-        f"/photos/{photo.id}/file", f"/photos/{photo.id}/thumbnail/square.jpg", f"/photos/{photo.id}/thumbnail/wide.jpg",
+        f"/photos/{photo.id}/file", f"/photos/{photo.id}/thumbnail/square.jpg",
+        f"/photos/{photo.id}/thumbnail/wide.jpg",
         f"/api/v1/photos/{photo.id}/display/", f"/api/v1/photos/{photo.id}/thumbnails/square/")]
     for body in served:
         with PIL.Image.open(io.BytesIO(body)) as image:

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import PIL.Image
 import pytest
-from hypothesis import HealthCheck, event, given, strategies as st
+from hypothesis import HealthCheck, event, given
 from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from gallery import services
 from gallery.models import Image, Visibility
@@ -133,8 +134,9 @@ def mutated_files(draw) -> tuple[str, bytes]:
         else:  # another file's tail after this one's head: a chimera of two formats
             _, other = draw(st.sampled_from(sorted(SEEDS.values())))
             data = data[:at] + other[draw(st.integers(0, max(0, len(other) - 1))):]
-    name = draw(st.one_of(st.just(filename), st.sampled_from(["photo.jpg", "photo.png", "photo.gif", "photo.webp", "noextension",
-                                                              "../../escape.jpg", "photo.svg", "photo.html"])))
+    other_names = ["photo.jpg", "photo.png", "photo.gif", "photo.webp", "noextension", "../../escape.jpg", "photo.svg",
+                   "photo.html"]
+    name = draw(st.one_of(st.just(filename), st.sampled_from(other_names)))
     return name, bytes(data)
 
 

@@ -143,11 +143,11 @@ ACCESS: dict[str, list[Case]] = {
     "gallery:explore": [everyone(200)],
     "gallery:mine": [signed_in(200)],
     "gallery:upload": [signed_in(302, method="post", data=upload_form)],
-    "search:photo": photo_read(),
-    "search:photo_status": photo_read(),
+    "gallery:photo": photo_read(),
+    "gallery:photo_status": photo_read(),
     "gallery:edit": owner_post(302, data=lambda w: {"title": "renamed", "visibility": "private"}),
     "gallery:delete": owner_post(302),
-    "inference:retry": owner_post(302),
+    "gallery:retry": owner_post(302),
     "signup": [everyone(200)],
     "login": [everyone(200)],
     "logout": [everyone(302, method="post")],
@@ -190,7 +190,7 @@ ACCESS: dict[str, list[Case]] = {
         Case(404, 404, 404, 200, kwargs=lambda w: {"image_id": w.private.id}),
         Case(404, 404, 404, 200, kwargs=lambda w: {"image_id": w.public.id}),
     ],
-    "search:overlay": photo_read(),
+    "gallery:overlay": photo_read(),
     # --- API v1 (a photo someone may not see is 404, like one that does not exist) ---
     # Without credentials (wrong ones, five times, would lock the name out: django-axes).
     "api:token": [everyone(400, method="post", json=True)],

@@ -21,10 +21,10 @@ from knox.models import AuthToken
 from rest_framework.test import APIClient
 
 from gallery import services
-from gallery.models import Album, AnalysisState, Image, Visibility
-from inference.models import AnalysisStatus, ImageAnalysis, ImageEmbedding, analysis_file_name
+from gallery.models import Album, AnalysisStatus, Image, Visibility
 from inference import services as inference_services
-from inference.versions import MODEL_VERSION
+from inference.configuration import configured_model_version
+from inference.models import ImageAnalysis, ImageEmbedding, analysis_file_name
 from search import services as search_services
 from search.models import SimilarityQuery
 from tests.conftest import photo_bytes
@@ -58,17 +58,17 @@ def analysed_photo(*, owner, seed: int, visibility: str, title: str = "") -> Ima
                                   title=title, visibility=visibility)
     buffer = io.BytesIO()
     PIL.Image.new("RGBA", (32, 24), (255, 0, 0, 128)).save(buffer, format="PNG")
-    overlay = default_storage.save(analysis_file_name(image.id, MODEL_VERSION, "overlay.png"),
+    overlay = default_storage.save(analysis_file_name(image.id, configured_model_version(), "overlay.png"),
                                    ContentFile(buffer.getvalue()))
-    ImageAnalysis.objects.create(image=image, model_version=MODEL_VERSION, status=AnalysisStatus.DONE,
+    ImageAnalysis.objects.create(image=image, model_version=configured_model_version(), status=AnalysisStatus.DONE,
                                  overlay=overlay, crop_left=0, crop_top=0, crop_right=32, crop_bottom=24,
                                  started_at=timezone.now(), finished_at=timezone.now())
     rng = np.random.default_rng(seed)
     vectors = [v / np.linalg.norm(v) for v in rng.normal(size=(3, 128))]
-    ImageEmbedding.objects.create(image=image, model_version=MODEL_VERSION, vector=vectors[0],
+    ImageEmbedding.objects.create(image=image, model_version=configured_model_version(), vector=vectors[0],
                                   whole_vector=vectors[1], crop_vector=vectors[2], owner=owner,
                                   visibility=visibility)
-    Image.objects.filter(pk=image.pk).update(analysis_status=AnalysisState.DONE)
+    Image.objects.filter(pk=image.pk).update(analysis_status=AnalysisStatus.DONE)
     image.refresh_from_db()
     return image
 
@@ -80,7 +80,7 @@ def world_build(django_user_model) -> World:
     clerk = django_user_model.objects.create_user("clerk", password="pw-clerk-123", is_staff=True)
     Group.objects.get_or_create(name="editors")
     # The version the analyses below are stored under, registered as the workers do.
-    inference_services.model_version_register(name=MODEL_VERSION, seen_by_workers=True)
+    inference_services.model_version_register(name=configured_model_version(), seen_by_workers=True)
     world = World(
         owner=owner,
         other=other,

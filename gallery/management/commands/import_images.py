@@ -24,7 +24,8 @@ class Command(BaseCommand):
     def handle(self, *args, directory: Path, user: str, public: bool, **options):
         owner = get_user_model().objects.filter(username=user).first()
         if owner is None:
-            raise CommandError(f"No user named “{user}”. Create one with `python manage.py createsuperuser` or sign up.")
+            raise CommandError(f"No user named “{user}”. "
+                               "Create one with `python manage.py createsuperuser` or sign up.")
         if not directory.is_dir():
             raise CommandError(f"{directory} is not a directory.")
         files = sorted(p for p in directory.rglob("*") if p.is_file() and not p.name.startswith("."))

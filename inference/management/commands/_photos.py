@@ -21,7 +21,8 @@ def photo_paths(directory: Path) -> list[Path]:
     return paths
 
 
-def photos_decoded(directory: Path, *, failed: list[str], desc: str, progress: bool) -> Iterator[tuple[Path, np.ndarray]]:
+def photos_decoded(directory: Path, *, failed: list[str], desc: str,
+                   progress: bool) -> Iterator[tuple[Path, np.ndarray]]:
     """(path, RGB working copy) for each photo under ``directory``, decoded as the worker does;
     unreadable ones are appended to ``failed`` instead, for the command to list."""
     for path in tqdm(photo_paths(directory), desc=desc, unit="photo", disable=not progress):

@@ -25,10 +25,7 @@ class Command(BaseCommand):
         pipeline = pipeline_get()
         kept, vectors, failed = [], [], []
         for path, rgb in photos_decoded(in_dir, failed=failed, desc="Embedding", progress=options["verbosity"] > 0):
-            if no_crop:
-                vector = pipeline.embed([rgb])[0]
-            else:
-                vector = pipeline.analyze(rgb).vector
+            vector = pipeline.embed([rgb])[0] if no_crop else pipeline.analyze(rgb).vector
             kept.append(str(path.relative_to(in_dir)))
             vectors.append(vector)
         out.parent.mkdir(parents=True, exist_ok=True)

@@ -29,9 +29,12 @@ class Command(BaseCommand):
                             help="also score fusions w*crop + (1-w)*whole for these comma-separated w")
 
     def handle(self, *args, dir: Path, no_crop: bool, head: str | None, crop_weights: str, **options):
+        from inference.configuration import configured_embedding_head, configured_saliency_model
         from inference.pipeline import Pipeline, fuse_vectors
 
-        pipeline = Pipeline(settings.MODEL_CACHE_DIR, embedding_head=settings.EMBEDDING_HEAD if head is None else head)
+        saliency_model, vgg16_path = configured_saliency_model()
+        pipeline = Pipeline(settings.MODEL_CACHE_DIR, saliency_model=saliency_model, saliency_vgg16_path=vgg16_path,
+                            embedding_head=(configured_embedding_head() if head is None else head) or None)
         labels, whole, crop, fused, failed = [], [], [], [], []
         for path, rgb in photos_decoded(dir, failed=failed, desc="Embedding", progress=options["verbosity"] > 0):
             labels.append(path.relative_to(dir).parts[0])

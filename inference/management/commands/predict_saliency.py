@@ -33,7 +33,7 @@ class Command(BaseCommand):
                 # The same working copy the worker analyses, then back to the photo's own size.
                 rgb = load_rgb(data, max_side=WORKING_MAX_SIDE)
                 full_width, full_height = _upright_size(data)
-                saliency = resize_map(pipeline.saliency(rgb), full_width, full_height)
+                saliency = resize_map(pipeline.saliency(rgb), full_height, full_width)
             except (OSError, ValueError) as exc:
                 failed.append(f"{path}: {exc}")
                 continue

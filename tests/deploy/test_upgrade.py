@@ -1,0 +1,116 @@
+"""An existing installation upgrades with its data: a database at the schema main had when the
+layout was reorganised (issue 15), holding users, photos, albums, analyses, embeddings, model
+versions, searches and an unfinished upload, is migrated to the current head, and every row and
+value is still there (the status vocabulary kept its stored values)."""
+
+from __future__ import annotations
+
+import uuid
+
+import numpy as np
+import pytest
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+
+# The heads of main before this release: what a running installation has applied.
+BEFORE = [
+    ("gallery", "0004_resumable_photo_uploads"),
+    ("inference", "0003_embedding_owner_visibility_copy"),
+    ("search", "0001_initial"),
+]
+DIM = 128
+
+
+def _migrate(targets) -> None:
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(targets)
+
+
+def _heads() -> list[tuple[str, str]]:
+    graph = MigrationExecutor(connection).loader.graph
+    return [node for node in graph.leaf_nodes() if node[0] in {"gallery", "inference", "search"}]
+
+
+def _unit(seed: int) -> list[float]:
+    vector = np.random.default_rng(seed).normal(size=DIM)
+    return list(vector / np.linalg.norm(vector))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_database_of_the_previous_release_upgrades_with_its_data():
+    _migrate(BEFORE)
+    try:
+        old = MigrationExecutor(connection).loader.project_state(BEFORE).apps
+        User = old.get_model("auth", "User")  # the models as that schema had them
+        Image, Album, AlbumImage = (old.get_model("gallery", name) for name in ("Image", "Album", "AlbumImage"))
+        upload_model = old.get_model("gallery", "ResumableUpload")
+        Analysis, Embedding, Version = (
+            old.get_model("inference", name) for name in ("ImageAnalysis", "ImageEmbedding", "ModelVersion"))
+        Query = old.get_model("search", "SimilarityQuery")
+
+        alice, bob = (User.objects.create(username=name, password="!") for name in ("alice", "bob"))
+        photos = []
+        for n, (owner, visibility, status) in enumerate([(alice, "public", "done"), (alice, "private", "failed"),
+                                                         (bob, "private", "pending"), (bob, "public", "running")]):
+            photos.append(Image.objects.create(
+                id=uuid.uuid4(), owner=owner, file=f"images/{n}.jpg", content_type="image/jpeg", sha256=f"{n:064x}",
+                size_bytes=1000 + n, width=640, height=480, visibility=visibility, title=f"photo {n}",
+                analysis_status=status, analysis_error="OSError: truncated" if status == "failed" else ""))
+        album = Album.objects.create(id=uuid.uuid4(), owner=alice, title="Holiday")
+        AlbumImage.objects.create(album=album, image=photos[0])
+        AlbumImage.objects.create(album=album, image=photos[1])
+        Version.objects.create(name="sal-v1+emb-v1", status="active")
+        for n, photo in enumerate(photos):
+            Analysis.objects.create(image=photo, model_version="sal-v1+emb-v1", status=photo.analysis_status,
+                                    error=photo.analysis_error, attempts=n, crop_left=1, crop_top=2, crop_right=30,
+                                    crop_bottom=40, overlay=f"analysis/{n}/overlay.png",
+                                    timings_ms={"total_ms": 10.0 + n})
+        for n, photo in enumerate(photos[:2]):
+            Embedding.objects.create(image=photo, model_version="sal-v1+emb-v1", vector=_unit(n), whole_vector=_unit(n),
+                                     crop_vector=_unit(n + 10), owner=photo.owner, visibility=photo.visibility)
+        Query.objects.create(id=uuid.uuid4(), owner=bob, source_image=photos[0], box_left=0, box_top=0, box_right=20,
+                             box_bottom=20, status="done", model_version="sal-v1+emb-v1", vector=_unit(7),
+                             whole_vector=_unit(7), crop_vector=_unit(8))
+        Query.objects.create(id=uuid.uuid4(), owner=alice, file="queries/q.jpg", status="failed", error="broken")
+        upload_model.objects.create(owner=alice, upload_length=100, upload_offset=40, filename="big.jpg")
+    finally:
+        _migrate(_heads())  # whatever happened, later tests get the current schema
+
+    from django.contrib.auth import get_user_model
+
+    from gallery.models import Album, AnalysisStatus, Image, ResumableUpload
+    from inference.models import ImageAnalysis, ImageEmbedding, ModelVersion
+    from search.models import SimilarityQuery
+
+    assert set(get_user_model().objects.values_list("username", flat=True)) == {"alice", "bob"}
+    images = {image.title: image for image in Image.objects.all()}
+    assert len(images) == 4
+    assert images["photo 1"].analysis_status == AnalysisStatus.FAILED
+    assert images["photo 1"].get_analysis_status_display() == "Analysis failed"
+    assert images["photo 1"].analysis_error == "OSError: truncated"
+    assert [images[f"photo {n}"].analysis_status for n in range(4)] == [
+        AnalysisStatus.DONE, AnalysisStatus.FAILED, AnalysisStatus.PENDING, AnalysisStatus.RUNNING]
+    assert {(i.owner.username, i.visibility, i.size_bytes) for i in images.values()} == {
+        ("alice", "public", 1000), ("alice", "private", 1001), ("bob", "private", 1002), ("bob", "public", 1003)}
+    album = Album.objects.get()
+    assert album.title == "Holiday" and set(album.images.values_list("title", flat=True)) == {"photo 0", "photo 1"}
+    analyses = {a.image.title: a for a in ImageAnalysis.objects.select_related("image")}
+    assert {title: a.status for title, a in analyses.items()} == {
+        "photo 0": "done", "photo 1": "failed", "photo 2": "pending", "photo 3": "running"}
+    assert analyses["photo 3"].crop_box == (1, 2, 30, 40) and analyses["photo 3"].timings_ms == {"total_ms": 13.0}
+    assert analyses["photo 0"].get_status_display() == "Analysed"
+    embeddings = {e.image.title: e for e in ImageEmbedding.objects.select_related("image")}
+    assert set(embeddings) == {"photo 0", "photo 1"}
+    np.testing.assert_allclose(embeddings["photo 1"].vector, _unit(1), atol=1e-6)
+    np.testing.assert_allclose(embeddings["photo 0"].crop_vector, _unit(10), atol=1e-6)
+    assert embeddings["photo 1"].visibility == "private" and embeddings["photo 1"].owner.username == "alice"
+    assert ModelVersion.objects.get().status == "active"
+    region, outside = (SimilarityQuery.objects.get(owner__username=name) for name in ("bob", "alice"))
+    assert region.status == AnalysisStatus.DONE and region.box == (0, 0, 20, 20)
+    assert region.source_image.title == "photo 0"
+    np.testing.assert_allclose(region.vector, _unit(7), atol=1e-6)
+    assert outside.status == AnalysisStatus.FAILED and outside.error == "broken"
+    assert outside.file.name == "queries/q.jpg"
+    upload = ResumableUpload.objects.get()
+    assert (upload.owner.username, upload.upload_length, upload.upload_offset) == ("alice", 100, 40)
