@@ -53,6 +53,9 @@ def celery_worker(*, processes: int = 1, tf_threads: int | None = None, code: Pa
            "MEDIA_ROOT": str(settings.MEDIA_ROOT)}
     if tf_threads is not None:
         env["TF_NUM_THREADS"] = str(tf_threads)
+    # Throughput is measured at full priority (an older checkout's worker does not lower it, and
+    # on a shared machine a niced worker would measure the neighbours' load, not the code).
+    env["WORKER_NICENESS"] = os.environ.get("BENCH_WORKER_NICENESS", "0")
     worker = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "gallery", "worker", "-Q", settings.WORKER_QUEUES, "-c", str(processes),
          "--loglevel", "WARNING", "--without-heartbeat", "--without-gossip", "--without-mingle"],

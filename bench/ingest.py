@@ -85,7 +85,9 @@ def main() -> None:
         "configs": configs,
         "fastest": {"processes": fastest["processes"], "tf_threads": fastest["tf_threads"]},
         "photos_per_second_per_core": fastest[last]["photos_per_second_per_core"],
+        "photos_per_worker_cpu_second": fastest[last]["photos_per_worker_cpu_second"],
         "model_share": fastest[last]["model_share"],
+        "model_share_cpu": fastest[last]["model_share_cpu"],
         # What a worker started without -c uses here ("auto": one process per core).
         "default": {"processes": settings.CELERY_WORKER_CONCURRENCY, "processes_here": cores
                     if settings.CELERY_WORKER_CONCURRENCY == "auto" else int(settings.CELERY_WORKER_CONCURRENCY),
@@ -100,7 +102,7 @@ def measure(owner, photos: list[bytes], *, processes: int, threads: int, warm_co
     from gallery.services import image_create
     from inference.models import ImageAnalysis
 
-    with celery_worker(processes=processes, tf_threads=threads, code=code):
+    with celery_worker(processes=processes, tf_threads=threads, code=code) as worker:
         # Warm-up photos: model loading is start-up cost, not ingest cost. Each process loads its
         # models when it starts, so one photo per process is enough.
         warm = [image_create(owner=owner, data=data, filename=f"warm-{i}.jpg")
@@ -109,12 +111,14 @@ def measure(owner, photos: list[bytes], *, processes: int, threads: int, warm_co
                    == len(warm), 600)
 
         load_before = os.getloadavg()[0]
+        cpu_before = process_tree_cpu_s(worker.pid)
         start = time.time()
         images = [image_create(owner=owner, data=data, filename=f"bench-{i}.jpg")
                   for i, data in enumerate(photos[warm_count:])]
         ids = [image.id for image in images]
         wait_until(lambda: ImageAnalysis.objects.filter(image_id__in=ids, status__in=["done", "failed"]).count()
                    == len(ids), 900)
+        worker_cpu_s = process_tree_cpu_s(worker.pid) - cpu_before
         analyses = list(ImageAnalysis.objects.filter(image_id__in=ids).select_related("image"))
         latencies = sorted((a.finished_at - a.image.created).total_seconds() for a in analyses)
         wall = max(a.finished_at.timestamp() for a in analyses) - start
@@ -126,8 +130,14 @@ def measure(owner, photos: list[bytes], *, processes: int, threads: int, warm_co
             "failed": sum(a.status == "failed" for a in analyses),
             "photos_per_second": round(per_second, 2),
             "photos_per_second_per_core": round(per_second / cores, 2),
+            # Photos per second of CPU the worker (all its processes, Celery's own work included)
+            # used: what a core would do if nothing else ran on it; steadier than wall time on a
+            # shared machine (the database's CPU is not counted).
+            "photos_per_worker_cpu_second": round(len(ids) / worker_cpu_s, 2),
+            "worker_cpu_ms_per_photo": round(worker_cpu_s * 1000 / len(ids), 1),
             "analysis_median_s": round(statistics.median(t["total_ms"] for t in done) / 1000, 3),
             "model_share": model_share(done),
+            "model_share_cpu": model_share(done, cpu=True),
             "stage_median_ms": stages,
             "upload_to_done_median_s": round(statistics.median(latencies), 3),
             "upload_to_done_p95_s": round(latencies[int(0.95 * (len(latencies) - 1))], 3),
@@ -142,15 +152,41 @@ def stage_medians(timings: list[dict]) -> dict:
             for key in keys}
 
 
-def model_share(timings: list[dict]) -> float:
-    """Median over photos of (saliency + embedding) / whole analysis, both wall time."""
-    shares = [sum(t.get(k, 0.0) for k in MODEL_STAGES) / t["total_ms"] for t in timings if t.get("total_ms")]
-    return round(statistics.median(shares), 3) if shares else 0.0
+def model_share(timings: list[dict], *, cpu: bool = False) -> float | None:
+    """Median over photos of (saliency + embedding) / whole analysis: wall time, or with ``cpu``
+    CPU time over the stages' CPU sum (None for a version that stored no CPU times)."""
+    if not cpu:
+        shares = [sum(t.get(k, 0.0) for k in MODEL_STAGES) / t["total_ms"] for t in timings if t.get("total_ms")]
+        return round(statistics.median(shares), 3) if shares else 0.0
+    shares = []
+    for t in timings:
+        stages = {k: v for k, v in t.items() if k.endswith("_cpu_ms")}
+        if stages:
+            model = sum(stages.get(k.replace("_ms", "_cpu_ms"), 0.0) for k in MODEL_STAGES)
+            shares.append(model / sum(stages.values()))
+    return round(statistics.median(shares), 3) if shares else None
+
+
+def process_tree_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process and every live descendant."""
+    import psutil
+
+    total = 0.0
+    root = psutil.Process(pid)
+    for process in [root, *root.children(recursive=True)]:
+        try:
+            times = process.cpu_times()
+            total += times.user + times.system + times.children_user + times.children_system
+        except psutil.NoSuchProcess:
+            pass
+    return total
 
 
 def ratios(before: dict, after: dict) -> dict:
     return {
         "photos_per_second": round(after["photos_per_second"] / before["photos_per_second"], 2),
+        "photos_per_worker_cpu_second": round(after["photos_per_worker_cpu_second"]
+                                              / before["photos_per_worker_cpu_second"], 2),
         "analysis_median_s": round(after["analysis_median_s"] / before["analysis_median_s"], 2),
         "model_share": round(after["model_share"] / before["model_share"], 2) if before["model_share"] else None,
     }

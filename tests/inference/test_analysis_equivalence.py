@@ -48,6 +48,10 @@ def test_vectors_crop_and_map_match_the_old_path(make_user, django_capture_on_co
     assert np.abs(back - old_map).max() <= 5 / 255
     assert np.abs(back - old_map).mean() <= 0.5 / 255
     assert Image.objects.get(pk=image.pk).saliency_focus == pytest.approx(old_focus(old.saliency), abs=1e-9)
+    # Thumbnail windows: the float32 map gives the windows its float64 copy (the old path) gives.
+    for spec in images.THUMBNAILS.values():
+        assert (images.saliency_window(old.saliency, spec.aspect, working)
+                == images.saliency_window(old.saliency.astype(np.float64), spec.aspect, working))
 
 
 def test_only_thumbnails_whose_window_moved_are_redrawn(make_user, django_capture_on_commit_callbacks):
