@@ -171,9 +171,12 @@ def _mass(saliency: np.ndarray) -> np.ndarray:
     float32 (models make float32 maps; callers sum in float64), which at the working size is
     several ms cheaper per photo than a float64 copy."""
     sal = np.asarray(saliency)
-    if not np.issubdtype(sal.dtype, np.floating) or sal.dtype.itemsize > 4:
+    if not np.issubdtype(sal.dtype, np.floating):
         sal = sal.astype(np.float64)
-    return np.maximum(np.nan_to_num(sal, nan=0.0, posinf=0.0, neginf=0.0), 0)
+    mass = np.fmax(sal, 0)  # NaN and -inf become 0 in the same pass
+    if np.isinf(mass.max(initial=0)):
+        mass[np.isinf(mass)] = 0
+    return mass
 
 
 def _cell_edges(length: int) -> np.ndarray:
@@ -218,14 +221,20 @@ def saliency_crop_box(saliency: np.ndarray, *, min_side_fraction: float = 0.25) 
     top, bottom = _side_pairs(ys, math.ceil(min_side_fraction * height - 1e-9))
     left, right = _side_pairs(xs, math.ceil(min_side_fraction * width - 1e-9))
     bands = table[bottom] - table[top]  # (row pairs, column edges): band mass left of each edge
-    mass = bands[:, right] - bands[:, left]  # (row pairs, column pairs)
-    area = np.outer((ys[bottom] - ys[top]) / height, (xs[right] - xs[left]) / width)
-    score = mass - area
+    heights, widths = (ys[bottom] - ys[top]) / height, (xs[right] - xs[left]) / width
+    # score = mass - area over (row pairs, column pairs), about 0.8 M boxes: computed in place,
+    # since each pass over it costs about a millisecond.
+    score = bands[:, right]
+    score -= bands[:, left]
+    score -= np.outer(heights, widths)
 
     best = score.max()
     if best <= _TIE:
         return whole
-    pick = np.where(score >= best - _TIE, area, np.inf).argmin()
+    # Among the (few) boxes tied with the best, the first of the smallest area.
+    tied = np.flatnonzero(score >= best - _TIE)
+    tied_area = heights[tied // len(left)] * widths[tied % len(left)]
+    pick = tied[tied_area.argmin()]
     row, col = divmod(int(pick), len(left))
     return int(xs[left[col]]), int(ys[top[row]]), int(xs[right[col]]), int(ys[bottom[row]])
 

@@ -220,11 +220,12 @@ def image_analyze(*, image_id: str) -> ImageAnalysis | None:
             current = Image.objects.select_for_update().filter(pk=image.pk).values("owner_id", "visibility").first()
             if current is None:
                 return None  # deleted while it was being analysed
-            ImageEmbedding.objects.update_or_create(
-                image=image,
-                model_version=version,
-                defaults={"vector": result.vector, "whole_vector": result.whole_vector,
-                          "crop_vector": result.crop_vector, **current},
+            # One INSERT ... ON CONFLICT UPDATE (update_or_create takes a SELECT and a savepoint).
+            vectors = {"vector": result.vector, "whole_vector": result.whole_vector, "crop_vector": result.crop_vector}
+            ImageEmbedding.objects.bulk_create(
+                [ImageEmbedding(image=image, model_version=version, **vectors, **current)],
+                update_conflicts=True, unique_fields=["image", "model_version"],
+                update_fields=[*vectors, *current],
             )
             Image.objects.filter(pk=image.pk).update(
                 analysis_status=AnalysisStatus.DONE,
