@@ -37,7 +37,21 @@ def test_a_higher_niceness_set_by_the_operator_is_kept():
 
 
 def test_worker_init_lowers_the_priority_of_the_worker():
-    code = ("import django, os; os.environ['DJANGO_SETTINGS_MODULE'] = 'gallery.config.settings.test'; "
+    code = ("import django, os; os.environ['DJANGO_SETTINGS_MODULE'] = 'gallery.config.settings.base'; "
+            "os.environ.pop('WORKER_NICENESS', None); "
             "from gallery.config.celery import worker_priority_lower; "
             "django.setup(); worker_priority_lower(); print(os.getpriority(os.PRIO_PROCESS, 0))")
     assert int(run_python(code)) == 10
+
+
+def test_a_bulk_import_runs_at_the_workers_priority(tmp_path):
+    code = ("import django, os; os.environ['DJANGO_SETTINGS_MODULE'] = 'gallery.config.settings.base'; "
+            "os.environ.pop('WORKER_NICENESS', None); django.setup(); "
+            "from gallery.management.commands import import_images; "
+            "from unittest import mock; "
+            "user = mock.Mock(); "
+            "p = mock.patch('gallery.management.commands.import_images.get_user_model'); m = p.start(); "
+            "m.return_value.objects.filter.return_value.first.return_value = user; "
+            f"import_images.Command().handle(directory=__import__('pathlib').Path({str(tmp_path)!r}), user='x', "
+            "public=False, verbosity=0); print(os.getpriority(os.PRIO_PROCESS, 0))")
+    assert run_python(code).splitlines()[-1] == "10"
