@@ -92,7 +92,7 @@ def main() -> None:
         django.setup()
         if args.realistic:
             result = _realistic(base, env, var_dir, sessions=args.sessions, photos=args.import_photos,
-                                seconds=args.seconds, timeout=args.drain_timeout)
+                                seconds=args.seconds, timeout=args.drain_timeout, server_pid=server.pid)
         else:
             users = _users_create(args.users)
             seeded = _seed(base, users)
@@ -249,7 +249,7 @@ THINK_S = (1.0, 3.0)
 
 
 def _realistic(base: str, env: dict, var_dir: Path, *, sessions: int, photos: int, seconds: float,
-               timeout: float) -> dict:
+               timeout: float, server_pid: int) -> dict:
     """Page latencies of signed-in browsing sessions without, then during, a bulk import."""
     from django.contrib.auth import get_user_model
 
@@ -264,9 +264,14 @@ def _realistic(base: str, env: dict, var_dir: Path, *, sessions: int, photos: in
         (folder / f"import-{i:04d}.jpg").write_bytes(_photo_sized(20_000 + i, (1024, 768)))
     get_user_model().objects.create_user("importer")
 
+    cpu = _cpu_by_kind(server_pid, var_dir)
     quiet = _browse(base, people, seeded, until=lambda: True, seconds=seconds)
     load_quiet = [round(v, 2) for v in os.getloadavg()]
+    quiet["cpu_s"], cpu = _cpu_spent(cpu, _cpu_by_kind(server_pid, var_dir))
 
+    import resource
+
+    reaped_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     importer = subprocess.Popen([sys.executable, "manage.py", "import_images", str(folder), "--user", "importer",
                                  "--public"], cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.STDOUT, start_new_session=True)
@@ -283,9 +288,14 @@ def _realistic(base: str, env: dict, var_dir: Path, *, sessions: int, photos: in
         return time.monotonic() - started < timeout
 
     busy = _browse(base, people, seeded, until=importing, seconds=timeout)
-    load_busy = [round(v, 2) for v in os.getloadavg()]
     if importer.poll() is None:
         process_group_stop(importer, signal.SIGTERM)
+    load_busy = [round(v, 2) for v in os.getloadavg()]
+    busy["cpu_s"], _ = _cpu_spent(cpu, _cpu_by_kind(server_pid, var_dir, importer.pid))
+    importer.wait()
+    reaped = resource.getrusage(resource.RUSAGE_CHILDREN)  # the import command, once it has exited
+    busy["cpu_s"]["import"] = round(reaped.ru_utime + reaped.ru_stime - reaped_before.ru_utime
+                                    - reaped_before.ru_stime, 1)
     imported = Image.objects.filter(owner__username="importer").count()
     import_s = (analysed["at"] or time.monotonic()) - started
     return {
@@ -298,6 +308,45 @@ def _realistic(base: str, env: dict, var_dir: Path, *, sessions: int, photos: in
         "import": {"photos": photos, "imported": imported, "analysed": analysed["n"], "lost": photos - imported,
                    "seconds": round(import_s, 1), "photos_per_second": round(analysed["n"] / import_s, 2)},
     }
+
+
+def _cpu_by_kind(server_pid: int, var_dir: Path, *extra_pids: int) -> dict:
+    """CPU seconds used so far by this app's processes, by kind (web, worker, database, broker,
+    import, and this benchmark's own clients), per pid so a process that ends is not subtracted."""
+    import psutil
+
+    kinds = {"gunicorn": "web", "celery": "worker", "postgres": "database", "redis": "broker",
+             "import_images": "import"}
+    found: dict = {}
+    roots = [psutil.Process(server_pid), psutil.Process(os.getpid())]
+    # The embedded servers run detached from `serve`: found by their pid files.
+    for pid_file in (var_dir / "pg" / "postmaster.pid", var_dir / "redis" / "redis.pid"):
+        if pid_file.exists():
+            extra_pids += (int(pid_file.read_text().split()[0]),)
+    roots += [psutil.Process(pid) for pid in extra_pids if psutil.pid_exists(pid)]
+    seen = set()
+    for process in [p for root in roots for p in (root, *root.children(recursive=True))]:
+        if process.pid in seen:
+            continue
+        seen.add(process.pid)
+        try:
+            line = " ".join(process.cmdline()) or process.name()
+            times = process.cpu_times()
+        except psutil.Error:
+            continue
+        kind = next((k for word, k in kinds.items() if word in line), None)
+        if process.pid == os.getpid():
+            kind = "clients"
+        if kind:
+            found[process.pid] = (kind, times.user + times.system)
+    return found
+
+
+def _cpu_spent(before: dict, after: dict) -> tuple[dict, dict]:
+    spent: dict[str, float] = defaultdict(float)
+    for pid, (kind, seconds) in after.items():
+        spent[kind] += seconds - before.get(pid, (kind, 0.0))[1]
+    return {kind: round(seconds, 1) for kind, seconds in sorted(spent.items())}, after
 
 
 def _photo_sized(seed: int, size: tuple[int, int]) -> bytes:
