@@ -67,7 +67,8 @@ def main() -> None:
             full = saliency_map_png(saliency)
             result[label]["full_size_map"] = {
                 "whole_ms": median_ms(lambda full=full: overlay_rendition(full), args.repeat),
-                "square_tile_ms": median_ms(lambda full=full: overlay_rendition(full, THUMBNAILS["square"]), args.repeat),
+                "square_tile_ms": median_ms(lambda full=full: overlay_rendition(full, THUMBNAILS["square"]),
+                                            args.repeat),
                 "map_bytes": len(full), "stored_map_bytes": len(stored),
             }
             sal = _unit(saliency)
