@@ -209,6 +209,8 @@ def image_analyze(*, image_id: str) -> ImageAnalysis | None:
                            for name, jpeg in thumbnail_jpegs.items()}
     replaced = [getattr(image, field).name for field, name in thumbnail_names.items()
                 if getattr(image, field).name not in ("", name)]
+    if analysis.overlay:
+        replaced.append(analysis.overlay.name)  # an overlay PNG an older worker stored for this analysis
     working_size = (run.rgb.shape[1], run.rgb.shape[0])
     left, top, right, bottom = images.scale_box(result.crop_box, working_size, (image.width, image.height))
     with transaction.atomic():

@@ -68,3 +68,21 @@ def test_only_thumbnails_whose_window_moved_are_redrawn(make_user, django_captur
     saliency = services.pipeline_get().saliency(rgb)
     assert images.saliency_window(saliency, 1.0, (800, 600)) != images.saliency_window(None, 1.0, (800, 600))
     assert not image.thumbnail_square.name.endswith("-centre.jpg")
+
+
+def test_a_reanalysis_removes_the_overlay_an_older_worker_stored(make_user, django_capture_on_commit_callbacks):
+    from django.core.files.base import ContentFile
+
+    from gallery.models import AnalysisStatus
+    from inference.models import ImageAnalysis, analysis_file_name
+
+    with django_capture_on_commit_callbacks(execute=False):
+        image = gallery_services.image_create(owner=make_user(), data=photo_bytes(5), filename="p.jpg")
+    analysis = services.image_analyze(image_id=str(image.id))
+    old = default_storage.save(analysis_file_name(image.id, analysis.model_version, "overlay.png"),
+                               ContentFile(b"\x89PNG old"))
+    ImageAnalysis.objects.filter(pk=analysis.pk).update(overlay=old, status=AnalysisStatus.PENDING, attempts=0)
+    with django_capture_on_commit_callbacks(execute=True):
+        again = services.image_analyze(image_id=str(image.id))
+    assert again.status == AnalysisStatus.DONE and not again.overlay and again.has_heatmap
+    assert not default_storage.exists(old)
