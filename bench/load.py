@@ -11,11 +11,12 @@ client signed in as its own account (the API's default throttles apply). Prints
 one JSON line: per kind requests, errors and p50/p95 ms; then the upload audit. Not a test: it
 never fails on a time (it exits 1 only when an upload is lost, to be loud about it).
 
-    .venv/bin/python bench/load.py --realistic [--sessions 200] [--import-photos 200] [--seconds 60]
+    .venv/bin/python bench/load.py --realistic [--sessions 200] [--import-photos 200] [--library 200] [--seconds 60]
 
 Realistic mode: --sessions people, each signed in (a browser session), look at a page, think for
 1 to 3 seconds, and go on: the public gallery, their own photos, a photo page (with its similar
-photos) and the next page of similar photos. First for --seconds with nothing else running, then
+photos) and the next page of similar photos, in a library of --library analysed public photos
+(imported before the clock starts). First for --seconds with nothing else running, then
 while `manage.py import_images` brings in --import-photos new 1024x768 photos and the workers
 analyse them (until every one is done). Prints page p50/p95 ms for both phases, from the same
 run, the ratio of the two p95s, the import's photos per second and the load average.
@@ -62,6 +63,8 @@ def main() -> None:
     parser.add_argument("--realistic", action="store_true", help="browsing sessions with and without an import")
     parser.add_argument("--sessions", type=int, default=200, help="realistic mode: signed-in browsing sessions")
     parser.add_argument("--import-photos", type=int, default=200, help="realistic mode: photos imported")
+    parser.add_argument("--library", type=int, default=200,
+                        help="realistic mode: public photos imported and analysed before the clock starts")
     parser.add_argument("--worker-niceness", type=int, help="WORKER_NICENESS for the worker (default: the setting's)")
     args = parser.parse_args()
     args.users = args.users or args.clients
@@ -92,7 +95,8 @@ def main() -> None:
         django.setup()
         if args.realistic:
             result = _realistic(base, env, var_dir, sessions=args.sessions, photos=args.import_photos,
-                                seconds=args.seconds, timeout=args.drain_timeout, server_pid=server.pid)
+                                library=args.library, seconds=args.seconds, timeout=args.drain_timeout,
+                                server_pid=server.pid)
         else:
             users = _users_create(args.users)
             seeded = _seed(base, users)
@@ -248,9 +252,12 @@ PAGE_MIX = {"gallery_page": 3, "my_photos": 1, "photo_page": 4, "similar_more": 
 THINK_S = (1.0, 3.0)
 
 
-def _realistic(base: str, env: dict, var_dir: Path, *, sessions: int, photos: int, seconds: float,
+def _realistic(base: str, env: dict, var_dir: Path, *, sessions: int, photos: int, library: int, seconds: float,
                timeout: float, server_pid: int) -> dict:
-    """Page latencies of signed-in browsing sessions without, then during, a bulk import."""
+    """Page latencies of signed-in browsing sessions without, then during, a bulk import.
+
+    A library of public photos is imported and analysed first, so pages show as many photos and
+    similar results in both phases (with a dozen photos they are cheaper before the import)."""
     from django.contrib.auth import get_user_model
 
     from gallery.models import Image
@@ -263,6 +270,17 @@ def _realistic(base: str, env: dict, var_dir: Path, *, sessions: int, photos: in
     for i in range(photos):  # written before the clock starts: the import reads a folder
         (folder / f"import-{i:04d}.jpg").write_bytes(_photo_sized(20_000 + i, (1024, 768)))
     get_user_model().objects.create_user("importer")
+    if library:
+        shelf = var_dir / "library"
+        shelf.mkdir()
+        for i in range(library):
+            (shelf / f"library-{i:04d}.jpg").write_bytes(_photo_sized(40_000 + i, (1024, 768)))
+        subprocess.run([sys.executable, "manage.py", "import_images", str(shelf), "--user", "load0", "--public",
+                        "--verbosity", "0"], cwd=ROOT, env={**os.environ, **env}, check=True,
+                       stdout=subprocess.DEVNULL)  # stdout is the JSON line
+        _wait(lambda: Image.objects.filter(owner__username="load0").exclude(
+            analysis_status__in=["done", "failed"]).count() == 0, timeout, "the library to be analysed")
+        seeded = [str(i) for i in Image.objects.filter(owner__username="load0").values_list("id", flat=True)]
 
     cpu = _cpu_by_kind(server_pid, var_dir)
     quiet = _browse(base, people, seeded, until=lambda: True, seconds=seconds)
@@ -301,6 +319,7 @@ def _realistic(base: str, env: dict, var_dir: Path, *, sessions: int, photos: in
     return {
         "mode": "realistic",
         "sessions": sessions,
+        "library": len(seeded),
         "think_s": list(THINK_S),
         "without_import": {**quiet, "load_average": load_quiet},
         "during_import": {**busy, "load_average": load_busy},
