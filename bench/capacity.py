@@ -106,19 +106,19 @@ def next_steps(row: dict) -> list[str]:
     if 2 * row["index_mb"] > SHARED_BUFFERS_MB:
         steps.append("partition by model version (two versions' indexes exceed shared_buffers during a re-index)")
     if hot_mb > SHARED_BUFFERS_MB:
-        steps.append("more shared_buffers / a read replica for search (hot set exceeds 2 GB)")
+        steps.append("more RAM for the database, or a read replica for search (index + vectors exceed 2 GB)")
     return steps
 
 
 def markdown(rows: list[dict]) -> str:
-    lines = ["| photos | database | HNSW index | RAM to keep search hot (index + vectors) | index build | "
+    lines = ["| photos | database | HNSW index | RAM to keep search hot: index / with the vectors | index build | "
              "unfiltered p50 / p95 | filtered p50 / p95 | next step |",
              "|---|---|---|---|---|---|---|---|"]
     for row in rows:
         mark = " (extrapolated)" if row["extrapolated"] else ""
         lines.append(
             f"| {row['photos']:,}{mark} | {row['database_mb'] / 1024:.2f} GB | {row['index_mb']:.0f} MB | "
-            f"{row['hot_set_mb'] / 1024:.2f} GB | {row['build_s']:.0f} s | "
+            f"{row['index_mb'] / 1024:.2f} / {row['hot_set_mb'] / 1024:.2f} GB | {row['build_s']:.0f} s | "
             f"{row['unfiltered_p50_ms']:.1f} / {row['unfiltered_p95_ms']:.1f} ms | "
             f"{row['filtered_p50_ms']:.1f} / {row['filtered_p95_ms']:.1f} ms | "
             f"{'; '.join(row['next_step']) or '—'} |")
