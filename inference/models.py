@@ -17,8 +17,8 @@ from inference.versions import EMBEDDING_DIM
 def search_vector_half():
     """The expression the similar-photos query ranks by and the HNSW index is built on: the
     search vector in half precision. The column stays float32 (exact distances for display);
-    the graph holds 2-byte components and fewer links, 0.55x the size of the float32 index at 1M
-    photos at the same recall (bench/search.py; README, "Capacity"). Query and index must use
+    the graph holds 2-byte components and fewer links, 0.56x the size of the float32 index at 1M
+    photos at a higher recall (bench/search.py; README, "Capacity"). Query and index must use
     this one expression or PostgreSQL cannot use the index."""
     return Cast("vector", HalfVectorField(dimensions=EMBEDDING_DIM))
 
