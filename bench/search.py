@@ -3,20 +3,28 @@ search and against an in-memory HNSW index (faiss) on the same vectors.
 
     .venv/bin/python bench/search.py [--sizes 10000 100000 1000000] [--queries 200]
                                      [--ef 10 20 40 100 200 400] [--plot bench/out/search.png]
+                                     [--designs vector:16:64 halfvec:8:128] [--no-faiss]
 
 For each size it generates synthetic 128-D unit vectors (clustered, see ``synthetic_gallery``),
 owners with a long-tailed photo count and a public share, plus one viewer who owns 1 % of the
 photos, loads them with COPY into a database of its own ("bench_search" on the bench embedded
 server under var/bench, or on DATABASE_URL's server; dropped afterwards unless --keep), builds
-the app's own indexes (from its migrations), and measures, query by query:
+each index design in turn (``--designs``: ``vector:M:EF_CONSTRUCTION`` is an HNSW index on the
+float32 column, the app's design before release 0006; ``halfvec:M:EF_CONSTRUCTION`` one on the
+column cast to half precision, the app's index expression inference.models.search_vector_half),
+and measures for each, query by query:
 
 * the unfiltered query (every photo of the serving model version) and the app's filtered query
   (search.selectors.image_similar_queryset: the viewer's own photos plus public ones), each over a
   sweep of hnsw.ef_search: median / p95 latency, recall@10 against exact search, and whether the
   page came back full (SIMILAR_LIMIT rows);
 * the same two queries as an exact scan (index scans disabled);
-* faiss IndexHNSWFlat (same M and ef_construction, inner product on unit vectors = cosine) over the
-  same ef sweep, the filtered case through an IDSelector.
+* faiss IndexHNSWFlat (the first vector design's M and ef_construction, inner product on unit
+  vectors = cosine) over the same ef sweep, the filtered case through an IDSelector.
+
+Per design: index size, build time, and on-CPU time of the PostgreSQL backend per query (from
+/proc, so a busy shared machine inflates wall time but not this); per size: table and database
+size (the capacity table in the README).
 
 Ground truth is exact top-10 by inner product in numpy (float32, the precision pgvector stores).
 Prints one JSON line and writes a recall-against-latency plot. Not a test: it never fails on a time.
@@ -53,15 +61,20 @@ RECALL_AT = 10
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
-    parser.add_argument("--queries", type=int, default=200, help="query vectors per measurement")
+    parser.add_argument("--queries", type=int, default=200,
+                        help="query vectors per measurement, in each of two disjoint sets: settings are chosen on"
+                             " 'choose' and reported on 'report'")
     parser.add_argument("--exact-queries", type=int, default=30, help="queries for the (slow) exact scans")
     parser.add_argument("--ef", type=int, nargs="+", default=[10, 20, 40, 100, 200, 400],
                         help="hnsw.ef_search values (the app uses search.selectors.HNSW_EF_SEARCH)")
     parser.add_argument("--public-share", type=float, default=0.05, help="share of photos that are public")
     parser.add_argument("--viewer-share", type=float, default=0.01, help="share of photos the viewer owns")
-    parser.add_argument("--plot", type=Path, default=ROOT / "bench" / "out" / "search.png")
+    parser.add_argument("--plot", type=Path, default=None, help="write a recall-against-latency plot (matplotlib)")
     parser.add_argument("--keep", action="store_true", help="keep the bench database (last size) for inspection")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--designs", nargs="+", default=["vector:16:64", "halfvec:8:128"],
+                        help="index designs to build and measure in turn: vector|halfvec:M:EF_CONSTRUCTION")
+    parser.add_argument("--no-faiss", dest="faiss", action="store_false", help="skip the faiss reference")
     args = parser.parse_args()
 
     database_url = bench_database_create()
@@ -221,9 +234,8 @@ def column_types(raw_connection, table: str, columns) -> list[str]:
 
 
 def load(vectors: np.ndarray, owners: np.ndarray, public: np.ndarray, model_version: str) -> dict:
-    """Replace the gallery with these photos by COPY, then build the app's indexes on the
-    embedding table the way its migrations define them (dropped first: building once is far
-    faster than maintaining them row by row)."""
+    """Replace the gallery with these photos by COPY, with no HNSW index (each design's is built
+    afterwards: building once is far faster than maintaining an index row by row)."""
     from django.db import connection
     from pgvector.psycopg import register_vector
 
@@ -278,23 +290,64 @@ def load(vectors: np.ndarray, owners: np.ndarray, public: np.ndarray, model_vers
                 copy.write_row([varying.get(column, value)
                                 for column, value in zip(embedding_columns, fixed, strict=True)])
     timings["copy_s"] = round(time.perf_counter() - started, 1)
-    started = time.perf_counter()
-    with connection.cursor() as cursor:
-        # The graph must fit in maintenance_work_mem or the build slows down many times over.
-        cursor.execute("SET maintenance_work_mem = '4GB'")
-        cursor.execute("SET max_parallel_maintenance_workers = %s", [max(1, (os.cpu_count() or 2) - 1)])
-        for _, definition in vector_indexes:
-            cursor.execute(definition)
-        cursor.execute("RESET maintenance_work_mem; RESET max_parallel_maintenance_workers")
-    timings["hnsw_build_s"] = round(time.perf_counter() - started, 1)
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE auth_user")
         cursor.execute("VACUUM ANALYZE gallery_image")
         cursor.execute("VACUUM ANALYZE inference_imageembedding")
-        cursor.execute("SELECT pg_relation_size(indexrelid) FROM pg_stat_user_indexes WHERE indexrelname = ANY(%s)",
-                       [[name for name, _ in vector_indexes]])
-        timings["hnsw_index_mb"] = round(sum(r[0] for r in cursor.fetchall()) / 2**20)
+        cursor.execute("SELECT pg_table_size('inference_imageembedding'), pg_table_size('gallery_image'),"
+                       " pg_database_size(current_database())")
+        embedding_table, image_table, database = cursor.fetchone()
+    timings.update(embedding_table_mb=round(embedding_table / 2**20), image_table_mb=round(image_table / 2**20),
+                   database_mb_without_hnsw=round(database / 2**20))
     return {**timings, "image_ids": ids}
+
+
+INDEX_NAME = {"vector": "embedding_vector_hnsw", "halfvec": "embedding_vector_half_hnsw"}
+
+
+def design_parse(spec: str) -> dict:
+    kind, m, ef_construction = spec.split(":")
+    if kind not in INDEX_NAME:
+        raise SystemExit(f"unknown design {spec!r}: vector|halfvec:M:EF_CONSTRUCTION")
+    return {"design": spec, "kind": kind, "m": int(m), "ef_construction": int(ef_construction)}
+
+
+def design_build(design: dict) -> dict:
+    """Build this design's HNSW index (the only one on the table) as a migration would, with a
+    maintenance_work_mem that holds the graph; its build time and size."""
+    from django.db import connection
+
+    column = {"vector": '"vector" vector_cosine_ops',
+              "halfvec": f'(("vector")::halfvec({DIM})) halfvec_cosine_ops'}[design["kind"]]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'inference_imageembedding'"
+                       " AND indexdef ILIKE '%USING hnsw%'")
+        for (name,) in cursor.fetchall():
+            cursor.execute(f'DROP INDEX "{name}"')
+        # The graph must fit in maintenance_work_mem or the build slows down many times over.
+        cursor.execute("SET maintenance_work_mem = '4GB'")
+        cursor.execute("SET max_parallel_maintenance_workers = %s", [max(1, (os.cpu_count() or 2) - 1)])
+        started = time.perf_counter()
+        cursor.execute(f'CREATE INDEX "{INDEX_NAME[design["kind"]]}" ON inference_imageembedding USING hnsw'
+                       f' ({column}) WITH (m = {design["m"]}, ef_construction = {design["ef_construction"]})')
+        build_s = time.perf_counter() - started
+        cursor.execute("RESET maintenance_work_mem; RESET max_parallel_maintenance_workers")
+        cursor.execute("SELECT pg_relation_size(%s::regclass), pg_database_size(current_database())",
+                       [INDEX_NAME[design["kind"]]])
+        index_bytes, database_bytes = cursor.fetchone()
+    return {"hnsw_build_s": round(build_s, 1), "hnsw_index_mb": round(index_bytes / 2**20),
+            "database_mb": round(database_bytes / 2**20)}
+
+
+def ranking_distance_for(design: dict):
+    """The ORDER BY expression that can use this design's index (the app's own for halfvec)."""
+    from pgvector.django import CosineDistance
+
+    from search import selectors
+
+    if design["kind"] == "halfvec":
+        return selectors.ranking_distance
+    return lambda vector: CosineDistance("vector", vector)
 
 
 # --- measurement ------------------------------------------------------------------------------
@@ -326,6 +379,21 @@ def recall(found: list[list[int]], truth: np.ndarray) -> float:
     return round(sum(hits) / (RECALL_AT * len(truth)), 4)
 
 
+def backend_cpu_s() -> float | None:
+    """CPU seconds (user + system) the PostgreSQL backend of this connection has used; None when
+    the server is not on this machine."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def run_queries(make_queryset, queries: np.ndarray, row_of: dict, session: list[str], page: int) -> tuple[dict, list]:
     """Each query through Django's SQL for the queryset, under the given session settings, in its
     own transaction as the app runs it. Returns timings and the rows found (by distance)."""
@@ -333,6 +401,7 @@ def run_queries(make_queryset, queries: np.ndarray, row_of: dict, session: list[
 
     latencies, found, full = [], [], 0
     plan = query_plan(make_queryset(queries[0]), session)
+    cpu_before = backend_cpu_s()
     for query in queries:
         queryset = make_queryset(query)
         sql, params = queryset.query.sql_with_params()
@@ -345,8 +414,11 @@ def run_queries(make_queryset, queries: np.ndarray, row_of: dict, session: list[
         rows.sort(key=lambda r: r[1])  # relaxed_order may return neighbours slightly out of order
         found.append([row_of[r[0]] for r in rows])
         full += len(rows) >= page
+    cpu_after = backend_cpu_s()
     summary = {**latency_summary(latencies), "full_page_share": round(full / len(queries), 4),
                "uses_hnsw_index": "hnsw" in plan}
+    if cpu_before is not None and cpu_after is not None:
+        summary["backend_cpu_ms_per_query"] = round(1000 * (cpu_after - cpu_before) / len(queries), 2)
     return summary, found
 
 
@@ -364,16 +436,14 @@ def query_plan(queryset, session: list[str]) -> str:
 def measure_size(size: int, args) -> dict:
     from django.conf import settings
     from django.contrib.auth import get_user_model
-    from pgvector.django import CosineDistance
 
     from inference.configuration import configured_model_version
-    from inference.models import ImageEmbedding
 
     configured_version = configured_model_version()
     from search import selectors
 
     vectors, owners, public, queries = synthetic_gallery(size, public_share=args.public_share,
-                                                        viewer_share=args.viewer_share, queries=args.queries,
+                                                        viewer_share=args.viewer_share, queries=2 * args.queries,
                                                         seed=args.seed)
     visible = public | (owners == 0)
     started = time.perf_counter()
@@ -385,52 +455,78 @@ def measure_size(size: int, args) -> dict:
     row_of = {image_id: row for row, image_id in enumerate(loaded.pop("image_ids"))}
     viewer = get_user_model().objects.get(username="bench0")
     page = settings.SIMILAR_LIMIT
-
-    def unfiltered(query):
-        return (ImageEmbedding.objects.filter(model_version=configured_version)
-                .annotate(distance=CosineDistance("vector", query)).order_by("distance")[:page])
-
-    def filtered(query):
-        # The app's query exactly: one row more than a page (is there a next page?) and the
-        # whole/crop distances it shows for the rows returned.
-        return selectors.image_similar_queryset(viewer=viewer, vector=query, model_version=configured_version,
-                                                limit=page + 1, whole_vector=query, crop_vector=query)
-
-    app_session = selectors.hnsw_session_settings()
+    designs = [design_parse(spec) for spec in args.designs]
     result = {
         "photos": size,
         "visible_share": round(float(visible.mean()), 4),
         "ground_truth_numpy_s": round(truth_s, 2),
         **loaded,
-        "app_settings": app_session,
-        "exact_scan": {},
-        "pgvector_hnsw": {"unfiltered": [], "filtered": []},
-        "faiss_hnsw": {"unfiltered": [], "filtered": []},
+        "app_settings": selectors.hnsw_session_settings(),
+        "designs": [],
     }
+    for design in designs:
+        result["designs"].append(design_measure(design, args, queries=queries, truth=truth,
+                                                truth_filtered=truth_filtered, row_of=row_of, viewer=viewer,
+                                                page=page, model_version=configured_version))
+        print(json.dumps({"photos": size, **result["designs"][-1]}), file=sys.stderr, flush=True)
+    if args.faiss:
+        reference = next((d for d in designs if d["kind"] == "vector"), designs[0])
+        result["faiss_hnsw"] = faiss_measure(vectors, queries, visible, truth, truth_filtered, args.ef, page,
+                                             m=reference["m"], ef_construction=reference["ef_construction"])
+    return result
+
+
+def design_measure(design: dict, args, *, queries, truth, truth_filtered, row_of, viewer, page: int,
+                   model_version: str) -> dict:
+    """Build one design's index and measure both queries over the ef sweep, and the exact scan."""
+    from unittest import mock
+
+    from inference.models import ImageEmbedding
+    from search import selectors
+
+    built = design_build(design)
+    distance = ranking_distance_for(design)
+
+    def unfiltered(query):
+        return (ImageEmbedding.objects.filter(model_version=model_version)
+                .annotate(distance=distance(query)).order_by("distance")[:page])
+
+    def filtered(query):
+        # The app's query exactly: one row more than a page (is there a next page?) and the
+        # whole/crop distances it shows for the rows returned; ranked by this design's expression.
+        with mock.patch.object(selectors, "ranking_distance", distance):
+            return selectors.image_similar_queryset(viewer=viewer, vector=query, model_version=model_version,
+                                                    limit=page + 1, whole_vector=query, crop_vector=query)
+
+    app_session = selectors.hnsw_session_settings()
+    out = {**design, **built, "exact_scan": {}, "pgvector_hnsw": {"unfiltered": [], "filtered": []}}
     exact_session = ["SET LOCAL enable_indexscan = off", "SET LOCAL enable_bitmapscan = off"]
     few = queries[: args.exact_queries]
     for name, make, gold in (("unfiltered", unfiltered, truth), ("filtered", filtered, truth_filtered)):
         summary, found = run_queries(make, few, row_of, exact_session, page)
-        result["exact_scan"][name] = {**summary, "recall_at_10": recall(found, gold[: len(few)])}
+        out["exact_scan"][name] = {**summary, "recall_at_10": recall(found, gold[: len(few)])}
+    # Two disjoint query sets: pick ef_search on one, quote figures from the other.
+    half = len(queries) // 2
+    splits = {"choose": slice(0, half), "report": slice(half, len(queries))}
     for ef in args.ef:
         session = [f"SET LOCAL {name} = {value}" for name, value in {**app_session, "hnsw.ef_search": ef}.items()]
-        for name, make, gold in (("unfiltered", unfiltered, truth), ("filtered", filtered, truth_filtered)):
-            summary, found = run_queries(make, queries, row_of, session, page)
-            result["pgvector_hnsw"][name].append({"ef_search": ef, **summary, "recall_at_10": recall(found, gold)})
-    result["faiss_hnsw"] = faiss_measure(vectors, queries, visible, truth, truth_filtered, args.ef, page)
-    return result
+        for split, rows in splits.items():
+            for name, make, gold in (("unfiltered", unfiltered, truth), ("filtered", filtered, truth_filtered)):
+                summary, found = run_queries(make, queries[rows], row_of, session, page)
+                out["pgvector_hnsw"][name].append({"ef_search": ef, "split": split, **summary,
+                                                   "recall_at_10": recall(found, gold[rows])})
+    out["load_average_1m"] = round(os.getloadavg()[0], 2)
+    return out
 
 
-def faiss_measure(vectors, queries, visible, truth, truth_filtered, ef_values, page) -> dict:
+def faiss_measure(vectors, queries, visible, truth, truth_filtered, ef_values, page, *, m: int,
+                  ef_construction: int) -> dict:
     """The in-memory reference: faiss HNSW with pgvector's graph parameters, one query at a time."""
     import faiss
 
-    from inference.models import ImageEmbedding
-
-    hnsw_index = next(i for i in ImageEmbedding._meta.indexes if i.name == "embedding_vector_hnsw")
     faiss.omp_set_num_threads(1)  # one query, one core: the same as one PostgreSQL backend
-    index = faiss.IndexHNSWFlat(DIM, hnsw_index.m, faiss.METRIC_INNER_PRODUCT)
-    index.hnsw.efConstruction = hnsw_index.ef_construction
+    index = faiss.IndexHNSWFlat(DIM, m, faiss.METRIC_INNER_PRODUCT)
+    index.hnsw.efConstruction = ef_construction
     faiss.omp_set_num_threads(os.cpu_count() or 1)
     started = time.perf_counter()
     index.add(vectors)
@@ -467,16 +563,20 @@ def plot(report: dict, path: Path) -> None:
     sizes = report["sizes"]
     figure, axes = plt.subplots(1, len(sizes), figsize=(5.5 * len(sizes), 4.5), squeeze=False)
     for axis, result in zip(axes[0], sizes, strict=True):
-        for engine, marker in (("pgvector_hnsw", "o"), ("faiss_hnsw", "s")):
+        curves = [(f"pgvector {d['design']}", d["pgvector_hnsw"], marker)
+                  for d, marker in zip(result["designs"], "o^Dv", strict=False)]
+        if "faiss_hnsw" in result:
+            curves.append(("faiss HNSW", result["faiss_hnsw"], "s"))
+        for label, engine, marker in curves:
             for name, style in (("unfiltered", "-"), ("filtered", "--")):
-                points = result[engine][name]
+                points = [p for p in engine[name] if p.get("split", "report") == "report"]
                 axis.plot([p["p50_ms"] for p in points], [p["recall_at_10"] for p in points], style, marker=marker,
-                          label=f"{engine.split('_')[0]} HNSW, {name}")
+                          label=f"{label}, {name}")
                 for p in points:
                     axis.annotate(str(p["ef_search"]), (p["p50_ms"], p["recall_at_10"]), fontsize=6,
                                   xytext=(2, -8), textcoords="offset points")
         for name, marker in (("unfiltered", "^"), ("filtered", "v")):
-            exact = result["exact_scan"][name]
+            exact = result["designs"][0]["exact_scan"][name]
             axis.plot([exact["p50_ms"]], [exact["recall_at_10"]], marker, color="black", label=f"exact scan, {name}")
         axis.set_xscale("log")
         axis.set_xlabel("median latency per query (ms, log)")

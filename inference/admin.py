@@ -35,9 +35,10 @@ def reindex_message(result: services.ReindexMarked) -> tuple[str, int]:
 
 @admin.register(ImageAnalysis)
 class ImageAnalysisAdmin(admin.ModelAdmin):
-    list_display = ["image", "model_version", "status", "attempts", "queued_at", "finished_at", "short_error"]
-    list_filter = ["status", "model_version"]
-    search_fields = ["image__id", "image__title", "error"]
+    list_display = ["image", "model_version", "status", "attempts", "worker", "queued_at", "finished_at",
+                    "short_error"]
+    list_filter = ["status", "model_version", "worker"]
+    search_fields = ["image__id", "image__title", "error", "worker"]
     readonly_fields = [f.name for f in ImageAnalysis._meta.fields]
     list_select_related = ["image"]
     actions = ["retry", "reanalyse", "sweep_now"]
@@ -111,7 +112,7 @@ class ImageAnalysisInline(admin.TabularInline):
     """Every model version's analysis of a photo (on the photo's admin page), failures with their error."""
 
     model = ImageAnalysis
-    fields = ["model_version", "status", "error", "attempts", "queued_at", "started_at", "finished_at"]
+    fields = ["model_version", "status", "error", "attempts", "worker", "queued_at", "started_at", "finished_at"]
     readonly_fields = fields
     extra = 0
     can_delete = False

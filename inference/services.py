@@ -156,8 +156,9 @@ def stored_photo_analyze(*, file: FieldFile, region: images.Box | None = None,
                                timings_ms={"read_ms": read_ms, "decode_ms": decode_ms, **result.timings_ms})
 
 
-def image_analyze(*, image_id: str) -> ImageAnalysis | None:
+def image_analyze(*, image_id: str, worker: str = "") -> ImageAnalysis | None:
     """Analyse one photo with the worker's pipeline. Idempotent: a done analysis is kept.
+    ``worker`` (the Celery node name) is recorded on the analysis row for operators.
 
     Results are stored under the version of the models that actually made them. That is the
     configured version unless a configured model failed to load and the worker fell back to the
@@ -172,7 +173,7 @@ def image_analyze(*, image_id: str) -> ImageAnalysis | None:
     analysis, _ = ImageAnalysis.objects.get_or_create(image=image, model_version=version)
     if analysis.status == AnalysisStatus.DONE:
         return analysis
-    if not _analysis_attempt_start(analysis):
+    if not _analysis_attempt_start(analysis, worker=worker):
         # Every allowed attempt was started and none finished: the worker died each time (out of
         # memory, a crash in a native decoder or in TensorFlow) and Celery handed the job back
         # (CELERY_TASK_REJECT_ON_WORKER_LOST). Starting it again would only kill the next worker.
@@ -242,13 +243,14 @@ def image_analyze(*, image_id: str) -> ImageAnalysis | None:
     return analysis
 
 
-def _analysis_attempt_start(analysis: ImageAnalysis) -> bool:
+def _analysis_attempt_start(analysis: ImageAnalysis, *, worker: str) -> bool:
     """Count one more attempt and mark it running, unless ANALYSIS_MAX_ATTEMPTS were started
     already. One UPDATE: two deliveries of the same job cannot both pass the check."""
     return bool(
         ImageAnalysis.objects.filter(pk=analysis.pk, attempts__lt=settings.ANALYSIS_MAX_ATTEMPTS)
         .exclude(status=AnalysisStatus.DONE)
-        .update(status=AnalysisStatus.RUNNING, started_at=timezone.now(), attempts=F("attempts") + 1, error="")
+        .update(status=AnalysisStatus.RUNNING, started_at=timezone.now(), attempts=F("attempts") + 1, error="",
+                worker=worker)
     )
 
 

@@ -11,6 +11,7 @@ TRANSIENT_ERRORS = (OperationalError, InterfaceError, ConnectionError)
 
 @shared_task(
     name="inference.analyze_image",
+    bind=True,
     acks_late=True,
     autoretry_for=TRANSIENT_ERRORS,
     retry_backoff=2,
@@ -19,10 +20,11 @@ TRANSIENT_ERRORS = (OperationalError, InterfaceError, ConnectionError)
     soft_time_limit=120,  # one photo takes well under a second once models are loaded
     time_limit=180,
 )
-def image_analyze_task(image_id: str) -> None:
+def image_analyze_task(self, image_id: str) -> None:
     from inference.services import image_analyze
 
-    image_analyze(image_id=image_id)
+    # The node name ("name@host", celery worker -n): which machine analysed the photo.
+    image_analyze(image_id=image_id, worker=self.request.hostname or "")
 
 
 @shared_task(name="inference.analysis_sweep", soft_time_limit=300, time_limit=360)

@@ -47,10 +47,16 @@ def services_attach() -> None:
     the ones it starts. This process then holds the servers (see the module's docstring).
 
     Must run before Django reads its settings, which take the URLs from the environment.
+
+    GALLERY_EMBEDDED_SERVICES=off (compose, and machines of a multi-machine install) turns this
+    door off: a missing URL is then an error at start-up, not a private database on local disk
+    that the other machines never see.
     """
     missing = [name for name in ("DATABASE_URL", "CELERY_BROKER_URL") if not os.environ.get(name)]
     if not missing:
         return
+    if os.environ.get("GALLERY_EMBEDDED_SERVICES", "on") == "off":
+        raise RuntimeError(f"GALLERY_EMBEDDED_SERVICES=off: set {' and '.join(missing)} to the servers' URLs")
     django_conf = sys.modules.get("django.conf")
     if django_conf is not None and django_conf.settings.configured:
         raise RuntimeError("services_attach() must run before Django reads its settings")

@@ -209,3 +209,26 @@ def test_workers_and_views_never_use_local_file_paths():
 def test_build_context_leaves_out_local_data_and_secrets():
     ignored = {line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()}
     assert {"var/", ".venv", ".git", "docker/.env"} <= ignored
+
+
+def test_the_stack_runs_what_the_topology_test_proved():
+    """tests/deploy/test_topology.py runs web, beat and two workers sharing only URLs: compose runs
+    the same programs, every variable that test sets is one the stack knows, and compose turns the
+    embedded servers off for every app service as that test does."""
+    from tests.deploy.test_topology import topology_env
+
+    proved = topology_env(database_url="postgresql://x@db/gallery", broker_url="redis://redis:6379/0",
+                          s3_endpoint="http://s3:9000")
+    process_level = {"PATH", "LANG", "LC_ALL", "TZ", "PYTHONPATH"}  # the image sets these its own way
+    known = example_variables() | EXTERNAL_VARIABLES
+    assert set(proved) - process_level <= known, sorted(set(proved) - process_level - known)
+    services = compose()["services"]
+    for name in APP_SERVICES:
+        assert services[name]["environment"]["GALLERY_EMBEDDED_SERVICES"] == "off", name
+    assert services["web"]["command"][:2] == ["gunicorn", "gallery.config.wsgi"]
+    assert services["beat"]["command"][:4] == ["celery", "-A", "gallery", "beat"]
+    worker = services["worker"]["command"]
+    assert worker[:4] == ["celery", "-A", "gallery", "worker"]
+    assert worker[worker.index("-Q") + 1] == settings.WORKER_QUEUES
+    # Scaled with --scale worker=N: no fixed container or node name, each replica is celery@<its hostname>.
+    assert "container_name" not in services["worker"] and "-n" not in worker and "hostname" not in services["worker"]

@@ -100,11 +100,16 @@ def test_a_database_of_the_previous_release_upgrades_with_its_data():
         "photo 0": "done", "photo 1": "failed", "photo 2": "pending", "photo 3": "running"}
     assert analyses["photo 3"].crop_box == (1, 2, 30, 40) and analyses["photo 3"].timings_ms == {"total_ms": 13.0}
     assert analyses["photo 0"].get_status_display() == "Analysed"
+    assert {a.worker for a in analyses.values()} == {""}  # the column added by 0005 has a database default
     embeddings = {e.image.title: e for e in ImageEmbedding.objects.select_related("image")}
     assert set(embeddings) == {"photo 0", "photo 1"}
     np.testing.assert_allclose(embeddings["photo 1"].vector, _unit(1), atol=1e-6)
     np.testing.assert_allclose(embeddings["photo 0"].crop_vector, _unit(10), atol=1e-6)
     assert embeddings["photo 1"].visibility == "private" and embeddings["photo 1"].owner.username == "alice"
+    with connection.cursor() as cursor:  # 0006 replaced the float32 HNSW index with the half-precision one
+        cursor.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'inference_imageembedding'"
+                       " AND indexdef ILIKE '%USING hnsw%'")
+        assert [row[0] for row in cursor.fetchall()] == ["embedding_vector_half_hnsw"]
     assert ModelVersion.objects.get().status == "active"
     region, outside = (SimilarityQuery.objects.get(owner__username=name) for name in ("bob", "alice"))
     assert region.status == AnalysisStatus.DONE and region.box == (0, 0, 20, 20)

@@ -48,6 +48,12 @@ def test_analyze_writes_map_overlay_crop_and_vectors(uploaded):
         assert np.linalg.norm(vector) == pytest.approx(1.0, abs=1e-4)
 
 
+def test_analyze_records_the_worker_that_made_the_attempt(uploaded):
+    image = uploaded(12)
+    analysis = services.image_analyze(image_id=str(image.id), worker="worker-2@host-b")
+    assert analysis.worker == "worker-2@host-b"
+
+
 def test_analyze_twice_changes_nothing(uploaded):
     image = uploaded(11)
     first = services.image_analyze(image_id=str(image.id))

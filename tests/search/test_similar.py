@@ -94,7 +94,7 @@ def test_similar_query_uses_the_hnsw_index(make_user):
             cursor.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
         plan = queryset.explain()
         rows = list(queryset)
-    assert "embedding_vector_hnsw" in plan, plan
+    assert "embedding_vector_half_hnsw" in plan, plan
     assert len(rows) == 24
     visible = {img.id for img in images if img.owner_id == owners[0].id or img.visibility == Visibility.PUBLIC}
     assert all(row.image_id in visible for row in rows)
@@ -138,9 +138,9 @@ def test_filtered_query_stays_on_the_index_and_fills_the_page_when_little_is_vis
                 for name, value in hnsw_session_settings(wanted=25).items():
                     cursor.execute(f"SET LOCAL {name} = {value}")
             plan = queryset.explain()
-        assert "embedding_vector_hnsw" in plan, plan
+        assert "embedding_vector_half_hnsw" in plan, plan
         # The visibility test runs on the rows the index scan reads, before any join.
-        scan = plan.split("Index Scan using embedding_vector_hnsw")[1].split("->")[0]
+        scan = plan.split("Index Scan using embedding_vector_half_hnsw")[1].split("->")[0]
         assert "visibility" in scan and "owner_id" in scan, plan
 
         page = image_similar_page(viewer=viewer, image=images[source], limit=24)

@@ -49,6 +49,9 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    # Registers OpClass as an index-expression wrapper: the half-precision HNSW index
+    # (inference.models) is an expression with an operator class.
+    "django.contrib.postgres",
     "rest_framework",
     "knox",
     "drf_spectacular",

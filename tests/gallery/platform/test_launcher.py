@@ -116,6 +116,15 @@ def test_configured_servers_start_no_embedded_ones(tmp_path):
     assert time.monotonic() - started < 30
 
 
+def test_with_embedded_servers_off_a_missing_url_is_an_error_not_a_private_server(tmp_path):
+    env = {**child_env(tmp_path / "var"), "GALLERY_EMBEDDED_SERVICES": "off",
+           "DATABASE_URL": "postgresql://someone@db.invalid:5432/gallery"}
+    result = subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode != 0 and "set CELERY_BROKER_URL" in result.stderr, result.stderr
+    assert not (tmp_path / "var" / "pg").exists() and not (tmp_path / "var" / "redis").exists()
+
+
 def test_a_killed_command_does_not_keep_the_servers_forever(tmp_path):
     """A holder killed before its exit handlers ran is forgotten by the next one, which then
     stops the servers when it is the last to leave."""
