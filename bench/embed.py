@@ -1,11 +1,16 @@
-"""Embedding benchmark: milliseconds per photo for Embedder.embed([photo, crop]), as the pipeline calls it.
+"""Embedding benchmark: the per-photo analysis cost of the old and the new default embedder, one run.
 
-    .venv/bin/python bench/embed.py [--pairs N] [--folder DIR] [--head HEAD.npz] [--intra-op N] [--inter-op N]
+    .venv/bin/python bench/embed.py [--pairs N] [--folder DIR] [--models lite0-p128,lite0-vw128]
+        [--head HEAD.npz] [--intra-op N] [--inter-op N]
 
+For each embedding model (EMBEDDING_MODEL names; --head adds a trained head), times
+``Pipeline.analyze`` (saliency + crop + both embeddings, what a worker pays per photo) and
+``Embedder.embed([photo, crop])`` as the pipeline calls it. Models take turns photo by photo, so
+load on the shared machine hits them alike; the first model listed is the baseline of the ratios.
 Photos are generated (1024x768 JPEGs, decoded) unless --folder is given; each is paired with a
 seeded crop of 40-90% of its sides, passed as a numpy view like the pipeline does. After a warm-up,
-prints one JSON line. Thread counts of 0 mean TensorFlow's default (one per core). Not a test: it
-never fails on a time.
+prints one JSON line with medians, p95 and the load average. Thread counts of 0 mean TensorFlow's
+default (one per core). Not a test: it never fails on a time.
 """
 
 from __future__ import annotations
@@ -52,8 +57,9 @@ def main() -> None:
     parser.add_argument("--inter-op", type=int, default=0)
     default_cache = Path(os.environ.get("MODEL_CACHE_DIR", ROOT / "var" / "models"))
     parser.add_argument("--cache-dir", type=Path, default=default_cache)
-    parser.add_argument("--head", default=os.environ.get("EMBEDDING_HEAD", ""),
-                        help="trained embedding head (default: EMBEDDING_HEAD, else the data-free projection)")
+    parser.add_argument("--models", default="lite0-p128,lite0-vw128",
+                        help="comma-separated EMBEDDING_MODEL names; the first is the baseline of the ratios")
+    parser.add_argument("--head", default="", help="also time the embedder with this trained head file")
     args = parser.parse_args()
 
     import tensorflow as tf
@@ -62,32 +68,57 @@ def main() -> None:
     tf.config.threading.set_intra_op_parallelism_threads(args.intra_op)
     tf.config.threading.set_inter_op_parallelism_threads(args.inter_op)
 
-    from inference.embedding.embedder import Embedder
+    from inference.pipeline import Pipeline
 
-    embedder = Embedder(args.cache_dir, head=args.head)
+    pipelines = {name: Pipeline(args.cache_dir, embedding_model=name) for name in args.models.split(",")}
+    if args.head:
+        pipelines["head"] = Pipeline(args.cache_dir, embedding_head=args.head)
     photos = load_photos(args.folder, args.pairs)
     if not photos:
         raise SystemExit(f"no photos found in {args.folder}")
     rng = np.random.default_rng(0)
     pairs = [[photo, seeded_crop(photo, rng)] for photo in photos]
 
-    for pair in pairs[: args.warmup]:
-        embedder.embed(pair)
-    times_ms = []
-    for pair in pairs:
-        start = time.perf_counter()
-        embedder.embed(pair)
-        times_ms.append((time.perf_counter() - start) * 1000)
+    for pipeline in pipelines.values():
+        for photo, crop in pairs[: args.warmup]:
+            pipeline.analyze(photo)
+            pipeline.embed([photo, crop])
+    analysis_ms = {name: [] for name in pipelines}
+    embed_ms = {name: [] for name in pipelines}
+    load_before = os.getloadavg()
+    for photo, crop in pairs:
+        for name, pipeline in pipelines.items():
+            start = time.perf_counter()
+            pipeline.analyze(photo)
+            analysis_ms[name].append((time.perf_counter() - start) * 1000)
+            start = time.perf_counter()
+            pipeline.embed([photo, crop])
+            embed_ms[name].append((time.perf_counter() - start) * 1000)
 
+    def summary(times: list[float]) -> dict:
+        return {"median_ms": round(float(np.median(times)), 2), "p95_ms": round(float(np.percentile(times, 95)), 2)}
+
+    baseline = next(iter(pipelines))
     print(
         json.dumps(
             {
                 "bench": "embed",
-                "version": embedder.version,
-                "n": len(times_ms),
-                "median_ms": round(float(np.median(times_ms)), 2),
-                "p95_ms": round(float(np.percentile(times_ms, 95)), 2),
+                "n": len(pairs),
+                "models": {
+                    name: {"version": pipeline.embedder.version, "analysis": summary(analysis_ms[name]),
+                           "embed_photo_and_crop": summary(embed_ms[name])}
+                    for name, pipeline in pipelines.items()
+                },
+                "analysis_ratio_to_" + baseline: {
+                    name: round(float(np.median(analysis_ms[name]) / np.median(analysis_ms[baseline])), 3)
+                    for name in pipelines
+                },
+                "embed_ratio_to_" + baseline: {
+                    name: round(float(np.median(embed_ms[name]) / np.median(embed_ms[baseline])), 3)
+                    for name in pipelines
+                },
                 "photos": str(args.folder) if args.folder else "generated 1024x768",
+                "loadavg_before_after": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
                 "intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads(),
                 "inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads(),
                 "cpu_count": os.cpu_count(),

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from inference.versions import model_version
+from inference.versions import DEFAULT_EMBEDDING_MODEL, model_version
 
 
 def configured_saliency_model() -> tuple[str, Path | None]:
@@ -20,16 +20,22 @@ def configured_saliency_model() -> tuple[str, Path | None]:
 
 
 def configured_embedding_head() -> str:
-    """The EMBEDDING_HEAD setting: a trained head file, or "" for the data-free projection."""
+    """The EMBEDDING_HEAD setting: a trained head file, or "" for the EMBEDDING_MODEL."""
     return settings.EMBEDDING_HEAD or ""
+
+
+def configured_embedding_model() -> str:
+    """The EMBEDDING_MODEL setting: the general-purpose embedder used when no head is set."""
+    return settings.EMBEDDING_MODEL or DEFAULT_EMBEDDING_MODEL
 
 
 def configured_model_version() -> str:
     """The version the configured models make. A trained head's file is hashed once per process
     (and again only if the settings name another file)."""
-    return _model_version(configured_saliency_model()[0], configured_embedding_head())
+    return _model_version(configured_saliency_model()[0], configured_embedding_head(), configured_embedding_model())
 
 
 @functools.cache
-def _model_version(saliency_model: str, embedding_head: str) -> str:
-    return model_version(saliency_model=saliency_model, embedding_head=embedding_head or None)
+def _model_version(saliency_model: str, embedding_head: str, embedding_model: str) -> str:
+    return model_version(saliency_model=saliency_model, embedding_head=embedding_head or None,
+                         embedding_model=embedding_model)

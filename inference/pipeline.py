@@ -15,7 +15,7 @@ from inference.embedding.embedder import Embedder
 from inference.images import saliency_crop_box
 from inference.saliency.models import saliency_model_load
 from inference.stages import StageClock
-from inference.versions import DEFAULT_SALIENCY_MODEL
+from inference.versions import DEFAULT_EMBEDDING_MODEL, DEFAULT_SALIENCY_MODEL
 
 
 @dataclass(frozen=True)
@@ -43,29 +43,26 @@ def tensorflow_threads_set(threads: int) -> None:
     tf.config.threading.set_inter_op_parallelism_threads(threads)
 
 
-def fuse_vectors(whole: np.ndarray, crop: np.ndarray) -> np.ndarray:
-    """Search vector: the normalised mean of the whole-photo and salient-crop vectors.
+def fuse_vectors(whole: np.ndarray, crop: np.ndarray, *, crop_weight: float = 0.5) -> np.ndarray:
+    """Search vector: the normalised weighted mean of the whole-photo and salient-crop vectors.
 
-    For unit vectors, cosine similarity to this mean ranks by the average of the two cosines,
-    so a match on the subject and a match on the scene count equally. Equal weights measured
-    best: mAP on 18 flowers102 classes never used in training (evaluate_retrieval, see
-    inference/weights/flowers102-arcface/README.md), crop weight 0 / 0.25 / 0.5 / 0.75 / 1:
-    data-free default 0.600 / 0.639 / 0.651 / 0.630 / 0.589, flowers head 0.731 / 0.759 /
-    0.765 / 0.742 / 0.696.
+    For unit vectors, cosine similarity to this mean ranks by the weighted mean of the two cosines.
+    Each embedder measured its own weight (``Embedder.crop_weight``; see its docstring).
     """
-    fused = whole + crop
+    fused = (1.0 - crop_weight) * whole + crop_weight * crop
     norm = np.linalg.norm(fused, axis=-1, keepdims=True)
     return (fused / np.maximum(norm, 1e-12)).astype(np.float32)
 
 
 class Pipeline:
     def __init__(self, cache_dir: Path, *, saliency_model: str = DEFAULT_SALIENCY_MODEL,
-                 saliency_vgg16_path: Path | None = None, embedding_head: Path | str | None = None):
+                 saliency_vgg16_path: Path | None = None, embedding_head: Path | str | None = None,
+                 embedding_model: str = DEFAULT_EMBEDDING_MODEL):
         """The models to run, chosen by the caller (the worker passes its settings: inference.
         configuration). saliency_model: a name in inference.versions.SALIENCY_VERSIONS, with the
         VGG16 SavedModel's directory for msinet-vgg16; embedding_head: a trained head file, None
-        for the data-free default."""
-        self.embedder = Embedder(cache_dir, head=embedding_head)
+        for the ``embedding_model`` (a name in inference.versions.EMBEDDING_VERSIONS)."""
+        self.embedder = Embedder(cache_dir, head=embedding_head, model=embedding_model)
         # The chosen saliency model, or the fallback that loaded if it is broken (logged).
         self.saliency_model = saliency_model_load(saliency_model, cache_dir=cache_dir, vgg16_path=saliency_vgg16_path)
         self.version = f"{self.saliency_model.version}+{self.embedder.version}"
@@ -94,6 +91,6 @@ class Pipeline:
             crop_box=(left, top, right, bottom),
             whole_vector=whole,
             crop_vector=crop,
-            vector=fuse_vectors(whole, crop),
+            vector=fuse_vectors(whole, crop, crop_weight=self.embedder.crop_weight),
             timings_ms=own.timings_ms(),
         )

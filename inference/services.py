@@ -26,7 +26,12 @@ from django.utils import timezone
 from gallery.models import AnalysisStatus, Image, rendition_name
 from gallery.platform.queueing import task_enqueue_on_commit
 from inference import images
-from inference.configuration import configured_embedding_head, configured_model_version, configured_saliency_model
+from inference.configuration import (
+    configured_embedding_head,
+    configured_embedding_model,
+    configured_model_version,
+    configured_saliency_model,
+)
 from inference.models import ImageAnalysis, ImageEmbedding, ModelVersion, VersionStatus, analysis_file_name
 from inference.overlays import saliency_map_png
 from inference.stages import StageClock
@@ -70,7 +75,8 @@ def pipeline_get():
     tensorflow_threads_set(settings.TF_NUM_THREADS)
     saliency_model, vgg16_path = configured_saliency_model()
     pipeline = Pipeline(settings.MODEL_CACHE_DIR, saliency_model=saliency_model, saliency_vgg16_path=vgg16_path,
-                        embedding_head=configured_embedding_head() or None)
+                        embedding_head=configured_embedding_head() or None,
+                        embedding_model=configured_embedding_model())
     configured_embedder = configured.split("+", 1)[1]  # "<saliency version>+<embedder version>"
     if pipeline.embedder.version != configured_embedder:
         raise RuntimeError(

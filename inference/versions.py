@@ -25,7 +25,19 @@ SALIENCY_LABELS = {
     "msinet-vgg16": "MSI-Net (VGG16), the authors' SALICON-trained weights",
     "spectral": "spectral residual with a centre prior (training-free)",
 }
-DATA_FREE_EMBEDDER_VERSION = "lite0-imagenet-p128-v1"
+#: Embedding model name (settings.EMBEDDING_MODEL) -> the version its vectors are stored under.
+#: The old default stays selectable (and keeps its version) so an install can roll back to it.
+EMBEDDING_VERSIONS = {
+    "lite0-vw128": "lite0-imagenet-vw128-v1",
+    "lite0-p128": "lite0-imagenet-p128-v1",
+}
+DEFAULT_EMBEDDING_MODEL = "lite0-vw128"
+#: What the pages and docs call each embedding model.
+EMBEDDING_LABELS = {
+    "lite0-vw128": "EfficientNet-Lite0 features, view-whitened to 128-D (learned without labels on re-shot photos)",
+    "lite0-p128": "EfficientNet-Lite0 features, data-free 128-D projection (the default before lite0-vw128)",
+}
+DATA_FREE_EMBEDDER_VERSION = EMBEDDING_VERSIONS["lite0-p128"]
 EMBEDDING_DIM = 128
 
 
@@ -36,18 +48,22 @@ def saliency_version(name: str) -> str:
     return SALIENCY_VERSIONS[name]
 
 
-def embedder_version(head: Path | str | None = None) -> str:
-    """Version of the embedder with this trained head file (None or "": the data-free projection).
+def embedder_version(head: Path | str | None = None, model: str = DEFAULT_EMBEDDING_MODEL) -> str:
+    """Version of the embedder with this trained head file, else of the embedding model called
+    ``model`` (an EMBEDDING_MODEL value).
 
     A trained head's version includes its file's hash, so enabling or replacing it is a rollout.
     """
     if not head:
-        return DATA_FREE_EMBEDDER_VERSION
+        if model not in EMBEDDING_VERSIONS:
+            raise ValueError(f"EMBEDDING_MODEL={model!r} is not one of {sorted(EMBEDDING_VERSIONS)}")
+        return EMBEDDING_VERSIONS[model]
     if not Path(head).is_file():
         raise FileNotFoundError(f"EMBEDDING_HEAD file not found: {head}")
     return f"lite0-imagenet-arcface128-{hashlib.sha256(Path(head).read_bytes()).hexdigest()[:12]}"
 
 
-def model_version(*, saliency_model: str, embedding_head: Path | str | None) -> str:
-    """The version stored with everything these two models make: "<saliency>+<embedder>"."""
-    return f"{saliency_version(saliency_model)}+{embedder_version(embedding_head)}"
+def model_version(*, saliency_model: str, embedding_head: Path | str | None,
+                  embedding_model: str = DEFAULT_EMBEDDING_MODEL) -> str:
+    """The version stored with everything these models make: "<saliency>+<embedder>"."""
+    return f"{saliency_version(saliency_model)}+{embedder_version(embedding_head, embedding_model)}"

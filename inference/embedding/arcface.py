@@ -70,25 +70,6 @@ def head_build(input_dim: int, dim: int, dropout: float, initial_kernel: np.ndar
     return keras.Model(inputs, x, name="arcface_head")
 
 
-def supervised_whitening(samples: np.ndarray, labels: np.ndarray, dim: int, shrinkage: float) -> np.ndarray:
-    """(D, dim) projection: whiten the within-class covariance, then the top-dim between-class axes.
-
-    ``samples`` are centred. Shrinkage adds ``shrinkage * largest eigenvalue`` before whitening, so
-    directions with almost no within-class variance (noise, or too few photos) are not blown up.
-    """
-    samples = samples.astype(np.float64)
-    classes, index = np.unique(labels, return_inverse=True)
-    class_means = np.stack([samples[index == c].mean(axis=0) for c in range(len(classes))])
-    within = samples - class_means[index]
-    values, vectors = np.linalg.eigh(within.T @ within / len(within))
-    values = np.maximum(values, 0.0)
-    whitening = vectors / np.sqrt(values + shrinkage * values.max())
-    whitened = samples @ whitening
-    # Within-class scatter is now (near) isotropic, so the total variance ranks the between-class one.
-    _, between_vectors = np.linalg.eigh(whitened.T @ whitened / len(whitened))
-    return whitening @ between_vectors[:, ::-1][:, :dim]  # eigh sorts ascending
-
-
 def head_fold(head: keras.Model, mean: np.ndarray, meta: dict) -> EmbeddingHead:
     """Fold the centring into the bias: (x - mean) @ kernel = x @ kernel - mean @ kernel."""
     kernel = head.get_layer("embedding").get_weights()[0].astype(np.float64)

@@ -1,18 +1,64 @@
 """128-D image embeddings for similarity search: EfficientNet-Lite0 features, projected to 128-D.
 
-Two projections of the 1280-D pooled features, then L2-normalisation:
+Three projections of the 1280-D average-pooled Lite0 features, each followed by L2-normalisation;
+the EMBEDDING_MODEL setting picks the general-purpose one, EMBEDDING_HEAD a domain head instead:
 
-* the default, data-free projection below, for any photo (cats, streets, faces, flowers);
-* a trained ArcFace head (inference.embedding.arcface; served as in inference.embedding.head), an
-  option a site enables with the EMBEDDING_HEAD setting when its photos are of one domain, e.g.
-  the flowers head in inference/weights/flowers102-arcface/. Its version includes the head file's
-  hash, so enabling it is a rollout.
+* ``lite0-vw128`` (default): power normalisation (sqrt, L2), then the view-whitened projection
+  learned without labels (inference.embedding.view_whitening; weights
+  inference/weights/lite0-vw128/projection.npz, float16, written by ``manage.py
+  train_view_whitening`` from the 600 OSIE photos and the 1,999 photos of the 41 flowers102 classes
+  of bench/flowers_split.py's training part, 6 views each, shrinkage 0.03). Served like a head.
+* ``lite0-p128``: the data-free projection below (the default before; kept so an install can roll
+  back to its vectors, which keep their version).
+* a trained ArcFace head (inference.embedding.arcface; served as in inference.embedding.head), which
+  a site enables with EMBEDDING_HEAD when its photos are of one domain, e.g. the flowers head in
+  inference/weights/flowers102-arcface/. Its version includes the head file's hash.
 
-Data-free projection (chosen by measurement, no training data involved): the 1280-D pooled features are
+Search ranks by the weighted mean of the whole-photo and salient-crop vectors (CROP_WEIGHTS).
+
+Measured (lite0-vw128; load_rgb at 1024 px, squash to 224, cosine). Two sets the projection never
+saw: (a) bench/scene_groups.py's 400 groups of simulated re-shoots of the NUS scene photos plus 100
+distractors, INRIA Holidays protocol (one query per group), mAP; (b) the 18 flowers102 classes
+held out by bench/flowers_split.py (994 photos), leave-one-out R@1 / mAP. The design (training
+pool, shrinkage, crop weight) was chosen on the even-numbered scene groups and on a two-fold
+class split of the 41 training flower classes; the held-out flowers were used only to report.
+
+=============================================  ==================  ==================
+vectors                                         (a) scene groups    (b) 18 unseen
+                                                mAP, 400 queries    flower species
+=============================================  ==================  ==================
+plain 1280-D average pool, whole photo          0.778               0.918 / 0.654
+lite0-p128, whole photo                         0.757               0.891 / 0.600
+lite0-p128, fused (crop weight 0.5, as served)  0.766               0.922 / 0.651
+lite0-vw128, whole photo                        0.773               0.929 / 0.707
+lite0-vw128, fused, crop weight 0.35 (served)   0.792               0.952 / 0.735
+=============================================  ==================  ==================
+
+Commands: ``bench/scene_groups.py --source ../shared/data/saliency/nus_scene/images --out
+/tmp/scene-groups`` then ``manage.py evaluate_retrieval /tmp/scene-groups --groups [--model
+lite0-p128]``; ``bench/flowers_split.py`` then ``manage.py evaluate_retrieval
+/tmp/flowers102-split/heldout [--model lite0-p128]``; the plain rows: ``bench/backbone_reference.py
+DIR [--groups]``. So on unseen flowers the projection itself beats the plain backbone it is built
+on at a tenth of the dimensions (+0.05 mAP whole photo, +0.08 fused). On the scene groups the
+projection alone only matches the plain pool (0.773 vs 0.778) and the default's lead (+0.014)
+comes from the crop fusion; fusing the plain 1280-D pool the same way scores 0.792 too (ad hoc,
+from cached features). Levers measured on the dev parts (cached features) and left out: GeM
+pooling (p = 3) instead of the average, +-0.01 mAP, noise; flip averaging of the whole photo,
++0.01 on scenes, +0.005 on flowers, for a third backbone pass per photo; a 320-px input for the
+whole photo, plain 1280-D sqrt 0.755 -> 0.766 on the scene dev half at twice the cost of that
+pass; weighting the kept axes by their variance ratio (power 0.5), -0.02 to -0.05; a projection
+trained on OSIE alone, scene dev 0.748 / 0.784 (whole / fused) but flowers -0.09 (no flowers among
+its photos, so its 128 axes drop what tells species apart); fewer flower photos in the pool (every
+2nd / 3rd), scene dev +0.003 / +0.004, flowers -0.02 / -0.03; a PCA-whitening of the same photos,
+0.714 scene dev. Crop weight, scene dev half / flowers two-fold: 0 -> 0.747 / 0.699, 0.25 -> 0.759,
+0.35 -> 0.763 / 0.719, 0.5 -> 0.751.
+
+Data-free projection (lite0-p128, no training data involved): the 1280-D pooled features are
 ``mean(relu6(BN(W_head x)))`` with x the 320-D output of the last block, so their variation is
 driven by the 320-D column space of the BN-scaled head conv ``diag(gamma / sqrt(var + eps)) W_head``.
 We project onto its top-128 left singular vectors (signs fixed so the largest entry of each is
-positive), without centring, then L2-normalise.
+positive), without centring, then L2-normalise. It lost to the plain 1280-D features on every set
+measured since (table above); choosing it on the 59 training classes below overfitted the choice.
 
 Measured with leave-one-out retrieval, cosine similarity, squash-resize, on flowers102
 (/work/shared/data/flowers102, the Udacity training split as shipped; R@1 / mAP):
@@ -29,11 +75,8 @@ top-128 right singular vectors of ImageNet classifier   0.956/0.710   0.796/0.40
 top-128 left singular vectors of BN-scaled head (used)  0.949/0.768   0.834/0.461
 =====================================================  ============  ============
 
-The classifier subspace is the worst choice: it keeps what separates ImageNet classes, and
-flowers102 has few of them. Centring (BN-implied or the classifier's zero-logit point), singular-value
-weighting and sqrt features changed mAP by < 0.01 or lowered it. Centre-crop instead of squash scored
-the same on 59 classes (0.836/0.461), so we squash the whole frame: an off-centre subject or a
-crop of a wide photo keeps all its content.
+Centre-crop instead of squash scored the same on 59 classes (0.836/0.461), so we squash the whole
+frame: an off-centre subject or a crop of a wide photo keeps all its content.
 """
 
 from __future__ import annotations
@@ -48,7 +91,15 @@ import tensorflow as tf
 from inference.embedding.backbone import HEAD_CHANNELS, INPUT_SIZE, load_lite0, preprocess
 from inference.embedding.head import head_load
 from inference.images import squash_resize
-from inference.versions import EMBEDDING_DIM, embedder_version
+from inference.versions import DEFAULT_EMBEDDING_MODEL, EMBEDDING_DIM, EMBEDDING_VERSIONS, embedder_version
+
+#: The lite0-vw128 projection (manage.py train_view_whitening; inference/weights/lite0-vw128/README.md).
+VIEW_WHITENING_PATH = Path(__file__).resolve().parents[1] / "weights" / "lite0-vw128" / "projection.npz"
+#: sha256 of that file: replacing it changes every vector, so it must come with a new version.
+VIEW_WHITENING_SHA256 = "946108fcda1a2733914b9f1fcead00b58f9b5d92d0570ed706de00246b26b375"
+#: Weight of the salient crop in the fused search vector, measured per embedder (see above).
+CROP_WEIGHTS = {"lite0-vw128": 0.35, "lite0-p128": 0.5}
+HEAD_CROP_WEIGHT = 0.5
 
 
 def head_subspace_projection(model: keras.Model, dim: int) -> np.ndarray:
@@ -83,19 +134,24 @@ class Embedder:
 
     dim: int = EMBEDDING_DIM
 
-    def __init__(self, cache_dir: Path, head: Path | str | None = None) -> None:
-        """head: a trained head file (EmbeddingHead.save); None or "" for the data-free projection."""
-        model = load_lite0(cache_dir, include_top=False)
-        self.version = embedder_version(head)
-        if head:
-            trained = head_load(head, HEAD_CHANNELS, self.dim)
+    def __init__(self, cache_dir: Path, head: Path | str | None = None, model: str = DEFAULT_EMBEDDING_MODEL) -> None:
+        """head: a trained head file (EmbeddingHead.save); None or "" for the embedding model called
+        ``model`` (a name in inference.versions.EMBEDDING_VERSIONS)."""
+        if model not in EMBEDDING_VERSIONS:
+            raise ValueError(f"EMBEDDING_MODEL={model!r} is not one of {sorted(EMBEDDING_VERSIONS)}")
+        self.version = embedder_version(head, model)
+        self.crop_weight = HEAD_CROP_WEIGHT if head else CROP_WEIGHTS[model]
+        projection = head or (VIEW_WHITENING_PATH if model == "lite0-vw128" else None)
+        backbone = load_lite0(cache_dir, include_top=False)
+        if projection:
+            trained = head_load(projection, HEAD_CHANNELS, self.dim)
             kernel, bias = tf.constant(trained.kernel), tf.constant(trained.bias)
 
             def project(features: tf.Tensor) -> tf.Tensor:  # EmbeddingHead.project, in TensorFlow
                 rooted = tf.math.l2_normalize(tf.sqrt(tf.maximum(features, 0.0)), axis=1)
                 return tf.matmul(rooted, kernel) + bias
         else:
-            basis = tf.constant(head_subspace_projection(model, self.dim))
+            basis = tf.constant(head_subspace_projection(backbone, self.dim))
 
             def project(features: tf.Tensor) -> tf.Tensor:
                 return tf.matmul(features, basis)
@@ -103,7 +159,7 @@ class Embedder:
         # A traced function with a fixed signature: no per-call retracing or predict() overhead.
         @tf.function(input_signature=[tf.TensorSpec((None, INPUT_SIZE, INPUT_SIZE, 3), tf.float32)])
         def forward(batch: tf.Tensor) -> tf.Tensor:
-            return tf.math.l2_normalize(project(model(batch, training=False)), axis=1)
+            return tf.math.l2_normalize(project(backbone(batch, training=False)), axis=1)
 
         self._forward = forward
 

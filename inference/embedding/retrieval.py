@@ -1,4 +1,5 @@
-"""Retrieval metrics: Recall@K and mAP, leave-one-out, cosine similarity. Pure numpy."""
+"""Retrieval metrics, cosine similarity, pure numpy: Recall@K and mAP leave-one-out over labelled
+photos (every photo queries), and the INRIA Holidays protocol over groups (one query per group)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from collections.abc import Sequence
 import numpy as np
 
 RECALL_KS = (1, 5, 10)
+#: In a folder of groups (DIR/<group>/*.jpg), the folder of distractors: photos relevant to no query.
+DISTRACTORS_FOLDER = "_distractors"
 _QUERY_CHUNK = 512  # bounds the similarity block in memory: 512 x N floats per step
 
 
@@ -42,6 +45,42 @@ def retrieval_metrics(vectors: np.ndarray, labels: Sequence, ks: Sequence[int] =
     metrics = {f"recall@{k}": float(np.mean(hits[k])) for k in ks}
     metrics["mAP"] = float(np.mean(average_precisions))
     metrics["queries"] = len(average_precisions)
+    return metrics
+
+
+def holidays_metrics(vectors: np.ndarray, groups: Sequence[str | None],
+                     ks: Sequence[int] = RECALL_KS) -> dict[str, float]:
+    """The INRIA Holidays protocol (Jegou et al., ECCV 2008): the first photo of each group queries
+    all other photos (itself left out); AP over the rest of its group, Recall@K as above.
+
+    ``groups[i]`` names photo i's group, None for a distractor (never a query, relevant to none).
+    A group with a single photo has nothing to retrieve and is not a query.
+    """
+    vectors = np.asarray(vectors, dtype=np.float64)
+    vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    if len(vectors) != len(groups):
+        raise ValueError(f"{len(vectors)} vectors but {len(groups)} group names")
+    first: dict[str, int] = {}
+    sizes: dict[str, int] = {}
+    for index, group in enumerate(groups):
+        if group is not None:
+            first.setdefault(group, index)
+            sizes[group] = sizes.get(group, 0) + 1
+    queries = np.array([index for group, index in first.items() if sizes[group] > 1], dtype=np.int64)
+    if not len(queries):
+        raise ValueError("no group has two photos: nothing to retrieve")
+    # Distractors get ids no query has; every group gets one id.
+    ids = {group: n for n, group in enumerate(first)}
+    labels = np.array([ids[g] if g is not None else -1 - i for i, g in enumerate(groups)])
+    similarity = vectors[queries] @ vectors.T
+    similarity[np.arange(len(queries)), queries] = -np.inf
+    order = np.argsort(-similarity, axis=1, kind="stable")[:, :-1]
+    relevant = labels[order] == labels[queries][:, None]
+    ranks = np.arange(1, relevant.shape[1] + 1)
+    precision_at_hits = np.cumsum(relevant, axis=1) / ranks * relevant
+    metrics = {f"recall@{k}": float(relevant[:, :k].any(axis=1).mean()) for k in ks}
+    metrics["mAP"] = float(np.mean(precision_at_hits.sum(axis=1) / relevant.sum(axis=1)))
+    metrics["queries"] = len(queries)
     return metrics
 
 

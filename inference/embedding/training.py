@@ -105,10 +105,10 @@ def augmented_view(rgb: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return resize_for_model(np.asarray(image))
 
 
-def _cache_key(photos: LabelledPhotos, views: int, seed: int) -> str:
+def _cache_key(photos: LabelledPhotos, views: int, seed: int, augment: str) -> str:
     from inference.embedding.backbone import LITE0_PTH_SHA256
 
-    digest = hashlib.sha256(f"{LITE0_PTH_SHA256} {views} {seed}".encode())
+    digest = hashlib.sha256(f"{LITE0_PTH_SHA256} {views} {seed} {augment}".encode())
     for path in photos.paths:
         stat = path.stat()
         digest.update(f"{path} {stat.st_size} {stat.st_mtime_ns}\n".encode())
@@ -117,10 +117,15 @@ def _cache_key(photos: LabelledPhotos, views: int, seed: int) -> str:
 
 def features_extract(
     photos: LabelledPhotos, cache_dir: Path, views: int, seed: int, log: Log, progress: bool,
-    features_cache: Path | None = None,
+    features_cache: Path | None = None, augment: Callable[[np.ndarray, np.random.Generator], np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(N, views, 1280) float32 Lite0 features and the (N,) mask of photos that could be decoded."""
-    key = _cache_key(photos, views, seed)
+    """(N, views, 1280) float32 Lite0 features and the (N,) mask of photos that could be decoded.
+
+    View 0 is the whole frame as served; the others are ``augment(rgb, rng)`` (224x224 uint8),
+    augmented_view unless given.
+    """
+    augment = augment or augmented_view
+    key = _cache_key(photos, views, seed, augment.__name__)
     if features_cache and features_cache.is_file():
         with np.load(features_cache) as cached:
             if str(cached["key"]) == key:
@@ -157,7 +162,7 @@ def features_extract(
             log(f"skipped unreadable {path}: {exc}")
             continue
         readable[index] = True
-        augmented = [augmented_view(rgb, rng) for _ in range(views - 1)]
+        augmented = [augment(rgb, rng) for _ in range(views - 1)]
         pending.append((index, np.stack([resize_for_model(rgb), *augmented])))
         if len(pending) * views >= FEATURE_BATCH:
             flush()
@@ -205,8 +210,9 @@ def head_fit(features: np.ndarray, labels: np.ndarray, config: TrainConfig, meta
     import tensorflow as tf
     from tqdm import tqdm
 
-    from inference.embedding.arcface import ArcFaceLogits, head_build, head_fold, supervised_whitening
+    from inference.embedding.arcface import ArcFaceLogits, head_build, head_fold
     from inference.embedding.head import head_input
+    from inference.embedding.whitening import supervised_whitening
     from inference.versions import EMBEDDING_DIM
 
     keras.utils.set_random_seed(config.seed)

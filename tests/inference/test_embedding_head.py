@@ -12,12 +12,18 @@ from django.conf import settings
 from django.core.management import CommandError, call_command
 
 from inference.configuration import configured_embedding_head
-from inference.embedding.arcface import ArcFaceLogits, head_build, head_fold, supervised_whitening
+from inference.embedding.arcface import ArcFaceLogits, head_build, head_fold
 from inference.embedding.backbone import load_lite0, preprocess
 from inference.embedding.embedder import Embedder, pooled_features_function, resize_for_model
 from inference.embedding.head import EmbeddingHead, HeadFileError, head_input, head_load
 from inference.embedding.retrieval import retrieval_metrics
-from inference.versions import DATA_FREE_EMBEDDER_VERSION, embedder_version
+from inference.embedding.whitening import supervised_whitening
+from inference.versions import (
+    DATA_FREE_EMBEDDER_VERSION,
+    DEFAULT_EMBEDDING_MODEL,
+    EMBEDDING_VERSIONS,
+    embedder_version,
+)
 from tests.conftest import photo_bytes
 
 
@@ -121,10 +127,12 @@ def test_train_embedder_writes_head_readme_and_metrics(trained: Path) -> None:
 
 def test_loading_a_head_changes_version_and_vectors(trained: Path) -> None:
     head_file = trained / "head.npz"
-    assert embedder_version(None) == embedder_version("") == DATA_FREE_EMBEDDER_VERSION
-    assert embedder_version(head_file) != DATA_FREE_EMBEDDER_VERSION
+    assert embedder_version(None) == embedder_version("") == EMBEDDING_VERSIONS[DEFAULT_EMBEDDING_MODEL]
+    assert embedder_version(None, "lite0-p128") == DATA_FREE_EMBEDDER_VERSION
+    assert embedder_version(head_file) not in EMBEDDING_VERSIONS.values()
     default, with_head = Embedder(settings.MODEL_CACHE_DIR), Embedder(settings.MODEL_CACHE_DIR, head=head_file)
-    assert default.version == DATA_FREE_EMBEDDER_VERSION and with_head.version == embedder_version(head_file)
+    assert default.version == EMBEDDING_VERSIONS[DEFAULT_EMBEDDING_MODEL]
+    assert with_head.version == embedder_version(head_file)
     photo = np.asarray(np.random.default_rng(1).integers(0, 256, (120, 90, 3)), dtype=np.uint8)
     a, b = default.embed([photo])[0], with_head.embed([photo])[0]
     assert np.linalg.norm(b) == pytest.approx(1.0, abs=1e-5) and not np.allclose(a, b, atol=1e-2)
@@ -139,7 +147,7 @@ def test_loading_a_head_changes_version_and_vectors(trained: Path) -> None:
 
 def test_embedding_head_setting_makes_a_new_model_version(trained: Path, settings) -> None:
     settings.EMBEDDING_HEAD = ""
-    assert embedder_version(configured_embedding_head()) == DATA_FREE_EMBEDDER_VERSION
+    assert embedder_version(configured_embedding_head()) == EMBEDDING_VERSIONS[DEFAULT_EMBEDDING_MODEL]
     settings.EMBEDDING_HEAD = str(trained / "head.npz")
     assert configured_embedding_head() == str(trained / "head.npz")
     assert embedder_version(configured_embedding_head()).startswith("lite0-imagenet-arcface128-")
@@ -192,12 +200,25 @@ def test_evaluate_retrieval_runs_the_pipeline(trained: Path, tmp_path: Path, cap
     assert "6 photos, 2 labels" in out.out and "broken.jpg" in out.err
     for row in ("fused (served)", "whole photo", "salient crop", "fused, crop weight 0.3"):
         assert row in out.out
-    assert DATA_FREE_EMBEDDER_VERSION in out.out and "R@10" in out.out and "mAP" in out.out
+    assert EMBEDDING_VERSIONS[DEFAULT_EMBEDDING_MODEL] in out.out and "R@10" in out.out and "mAP" in out.out
+
+    call_command("evaluate_retrieval", str(data), "--no-crop", "--model", "lite0-p128", verbosity=0)
+    assert DATA_FREE_EMBEDDER_VERSION in capsys.readouterr().out, "the old default can still be measured"
 
     call_command("evaluate_retrieval", str(data), "--no-crop", "--head", str(trained / "head.npz"), verbosity=0)
     out = capsys.readouterr().out
     assert embedder_version(trained / "head.npz") in out
     assert "whole photo" in out and "salient crop" not in out
+
+
+def test_evaluate_retrieval_scores_groups_with_the_holidays_protocol(tmp_path: Path, capsys) -> None:
+    for group, seeds in (("scene-a", (1, 2)), ("scene-b", (3, 4, 5)), ("_distractors", (6, 7))):
+        (tmp_path / group).mkdir()
+        for seed in seeds:
+            (tmp_path / group / f"{seed}.jpg").write_bytes(photo_bytes(seed))
+    call_command("evaluate_retrieval", str(tmp_path), "--groups", "--no-crop", verbosity=0)
+    out = capsys.readouterr().out
+    assert "7 photos" in out and "Holidays protocol" in out and "whole photo" in out and "mAP" in out
 
 
 def test_evaluate_retrieval_needs_labels(tmp_path: Path) -> None:

@@ -9,7 +9,13 @@ import sys
 import pytest
 
 from inference.configuration import configured_model_version
-from inference.versions import DATA_FREE_EMBEDDER_VERSION, SALIENCY_VERSIONS, model_version
+from inference.versions import (
+    DATA_FREE_EMBEDDER_VERSION,
+    DEFAULT_EMBEDDING_MODEL,
+    EMBEDDING_VERSIONS,
+    SALIENCY_VERSIONS,
+    model_version,
+)
 from tests.conftest import ROOT
 
 
@@ -25,10 +31,28 @@ def test_importing_versions_and_model_code_reads_no_setting(tmp_path):
 
 
 def test_the_configured_version_follows_the_settings(settings, tmp_path):
-    settings.SALIENCY_MODEL, settings.EMBEDDING_HEAD = "spectral", ""
+    settings.SALIENCY_MODEL, settings.EMBEDDING_HEAD, settings.EMBEDDING_MODEL = "spectral", "", "lite0-p128"
     assert configured_model_version() == f"{SALIENCY_VERSIONS['spectral']}+{DATA_FREE_EMBEDDER_VERSION}"
+    settings.EMBEDDING_MODEL = "lite0-vw128"
+    assert configured_model_version() == f"{SALIENCY_VERSIONS['spectral']}+lite0-imagenet-vw128-v1"
+    settings.EMBEDDING_MODEL = "lite0-nonesuch"
+    with pytest.raises(ValueError, match="EMBEDDING_MODEL"):
+        configured_model_version()
+    settings.EMBEDDING_MODEL = "lite0-p128"
     settings.EMBEDDING_HEAD = str(tmp_path / "missing.npz")
     with pytest.raises(FileNotFoundError, match="EMBEDDING_HEAD"):
         configured_model_version()
     assert model_version(saliency_model="msinet-lite0", embedding_head=None) == (
-        f"{SALIENCY_VERSIONS['msinet-lite0']}+{DATA_FREE_EMBEDDER_VERSION}")
+        f"{SALIENCY_VERSIONS['msinet-lite0']}+{EMBEDDING_VERSIONS[DEFAULT_EMBEDDING_MODEL]}")
+    assert model_version(saliency_model="msinet-lite0", embedding_head=None, embedding_model="lite0-p128") == (
+        f"{SALIENCY_VERSIONS['msinet-lite0']}+{DATA_FREE_EMBEDDER_VERSION}"), "the old default keeps its version"
+
+
+def test_the_default_is_the_view_whitened_embedder_and_its_weights_are_pinned():
+    from hashlib import sha256
+
+    from inference.embedding.embedder import VIEW_WHITENING_PATH, VIEW_WHITENING_SHA256
+
+    assert DEFAULT_EMBEDDING_MODEL == "lite0-vw128"
+    # New weights change every vector: they must come with a new version (and this pin).
+    assert sha256(VIEW_WHITENING_PATH.read_bytes()).hexdigest() == VIEW_WHITENING_SHA256

@@ -46,7 +46,7 @@ class Command(BaseCommand):
         if not result.built_by_workers:
             self.stderr.write(self.style.WARNING(
                 f"{version} is not the version the workers build: the marks wait until workers configured "
-                "with its models (SALIENCY_MODEL, EMBEDDING_HEAD) are started."))
+                "with its models (SALIENCY_MODEL, EMBEDDING_MODEL, EMBEDDING_HEAD) are started."))
         if not wait:
             self.stdout.write("The sweep queues them in batches; follow the progress in the admin "
                               "(Model versions) or run again with --wait.")
