@@ -40,8 +40,10 @@ def django_ready() -> None:
 
 
 @contextlib.contextmanager
-def celery_worker(*, processes: int = 1, tf_threads: int | None = None):
-    """One real Celery worker on the app's queues, stopped (its whole process group) on exit."""
+def celery_worker(*, processes: int = 1, tf_threads: int | None = None, code: Path = ROOT):
+    """One real Celery worker on the app's queues, stopped (its whole process group) on exit.
+    ``code``: the checkout whose code the worker runs (another worktree of this repository, to time
+    an older version against the same database, broker and media)."""
     from django.conf import settings
 
     from gallery.config.celery import app
@@ -51,10 +53,13 @@ def celery_worker(*, processes: int = 1, tf_threads: int | None = None):
            "MEDIA_ROOT": str(settings.MEDIA_ROOT)}
     if tf_threads is not None:
         env["TF_NUM_THREADS"] = str(tf_threads)
+    # Throughput is measured at full priority (an older checkout's worker does not lower it, and
+    # on a shared machine a niced worker would measure the neighbours' load, not the code).
+    env["WORKER_NICENESS"] = os.environ.get("BENCH_WORKER_NICENESS", "0")
     worker = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "gallery", "worker", "-Q", settings.WORKER_QUEUES, "-c", str(processes),
          "--loglevel", "WARNING", "--without-heartbeat", "--without-gossip", "--without-mingle"],
-        cwd=ROOT, env=env, start_new_session=True, stdout=subprocess.DEVNULL,  # stdout is the JSON line
+        cwd=code, env=env, start_new_session=True, stdout=subprocess.DEVNULL,  # stdout is the JSON line
     )
     try:
         yield worker

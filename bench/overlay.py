@@ -37,7 +37,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=30)
     args = parser.parse_args()
 
-    from inference.images import THUMBNAILS, load_rgb, overlay_rendition
+    from inference.images import THUMBNAILS, load_rgb, overlay_rendition, stored_map
     from inference.overlays import (
         _heat_indices,
         _outline_draw,
@@ -51,7 +51,7 @@ def main() -> None:
     result: dict = {"repeat": args.repeat, "load_average_1min": round(os.getloadavg()[0], 2)}
     for label, size in (("1024x768", (1024, 768)), ("320x240", (320, 240))):
         saliency = predict_saliency_spectral(load_rgb(scene_photo(3, size=size)))
-        stored = saliency_map_png(saliency)
+        stored = saliency_map_png(stored_map(saliency))  # at most STORED_MAP_MAX_SIDE, as the worker does
         whole = overlay_rendition(stored)
         tile = overlay_rendition(stored, THUMBNAILS["square"])
         result[label] = {
@@ -63,6 +63,14 @@ def main() -> None:
             "square_tile_bytes": len(tile),
         }
         if label == "1024x768":
+            # Maps were stored at the working size (up to 1024 px) before issue 17: the same draws from one.
+            full = saliency_map_png(saliency)
+            result[label]["full_size_map"] = {
+                "whole_ms": median_ms(lambda full=full: overlay_rendition(full), args.repeat),
+                "square_tile_ms": median_ms(lambda full=full: overlay_rendition(full, THUMBNAILS["square"]),
+                                            args.repeat),
+                "map_bytes": len(full), "stored_map_bytes": len(stored),
+            }
             sal = _unit(saliency)
             indices = _heat_indices(sal)
             _outline_draw(indices, sal)

@@ -119,7 +119,7 @@ def photo(request: HttpRequest, image_id) -> HttpResponse:
     context = {
         "image": image,
         "analysis": analysis,
-        "overlay_url": overlay_page_url(analysis) if analysis and analysis.overlay else None,
+        "overlay_url": overlay_page_url(analysis) if analysis and analysis.has_heatmap else None,
         "is_owner": is_owner,
         "edit_form": (ImageEditForm(initial={"title": image.title, "visibility": image.visibility})
                       if is_owner else None),
@@ -145,7 +145,7 @@ def photo_overlay(request: HttpRequest, image_id) -> HttpResponse:
     """
     image = _visible_or_404(request, image_id)
     analysis = image_analysis_shown(image_id=image.id)
-    if analysis is None or not analysis.overlay:
+    if analysis is None or not analysis.has_heatmap:
         raise Http404("This photo has no saliency overlay yet.")
     # The pages' URLs are versioned (gallery.heatmaps.overlay_page_url); others may change.
     max_age = 86400 if "v" in request.GET else 300

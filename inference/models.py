@@ -67,6 +67,12 @@ class ImageAnalysis(models.Model):
         return f"{self.image_id} @ {self.model_version}: {self.status}"
 
     @property
+    def has_heatmap(self) -> bool:
+        """A heat map can be shown: drawn on request from the stored map (gallery.heatmaps), or,
+        for analyses made before the map alone was stored, from their stored overlay PNG."""
+        return bool(self.saliency_map or self.overlay)
+
+    @property
     def is_marked(self) -> bool:
         """Waiting for the sweep to queue it (a re-index mark)."""
         return self.status == AnalysisStatus.PENDING and self.queued_at is None

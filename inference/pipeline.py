@@ -6,7 +6,6 @@ Pure: numpy in, numpy out, no Django. Workers, management commands and benchmark
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import numpy as np
 from inference.embedding.embedder import Embedder
 from inference.images import saliency_crop_box
 from inference.saliency.models import saliency_model_load
+from inference.stages import StageClock
 from inference.versions import DEFAULT_EMBEDDING_MODEL, DEFAULT_SALIENCY_MODEL
 
 
@@ -73,25 +73,24 @@ class Pipeline:
     def embed(self, photos: list[np.ndarray]) -> np.ndarray:
         return self.embedder.embed(photos)
 
-    def analyze(self, rgb: np.ndarray) -> PhotoAnalysis:
-        timings: dict[str, float] = {}
-        start = time.perf_counter()
-        saliency = self.saliency(rgb)
-        timings["saliency_ms"] = (time.perf_counter() - start) * 1000
-
-        start = time.perf_counter()
-        left, top, right, bottom = saliency_crop_box(saliency)
-        timings["crop_ms"] = (time.perf_counter() - start) * 1000
-
-        start = time.perf_counter()
-        whole, crop = self.embed([rgb, rgb[top:bottom, left:right]])
-        timings["embed_ms"] = (time.perf_counter() - start) * 1000
-
+    def analyze(self, rgb: np.ndarray, *, clock: StageClock | None = None) -> PhotoAnalysis:
+        """Saliency, the salient crop and the vectors of one photo; the stages' wall and CPU
+        milliseconds go to ``clock`` (and to ``timings_ms``)."""
+        own = StageClock()
+        with own.stage("saliency"):
+            saliency = self.saliency(rgb)
+        with own.stage("crop"):
+            left, top, right, bottom = saliency_crop_box(saliency)
+        with own.stage("embed"):
+            # The whole photo and its crop in one batch: one model call per photo.
+            whole, crop = self.embed([rgb, rgb[top:bottom, left:right]])
+        if clock is not None:
+            clock.merge(own)
         return PhotoAnalysis(
             saliency=saliency,
             crop_box=(left, top, right, bottom),
             whole_vector=whole,
             crop_vector=crop,
             vector=fuse_vectors(whole, crop, crop_weight=self.embedder.crop_weight),
-            timings_ms=timings,
+            timings_ms=own.timings_ms(),
         )

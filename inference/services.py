@@ -33,7 +33,8 @@ from inference.configuration import (
     configured_saliency_model,
 )
 from inference.models import ImageAnalysis, ImageEmbedding, ModelVersion, VersionStatus, analysis_file_name
-from inference.overlays import saliency_map_png, saliency_overlay_png
+from inference.overlays import saliency_map_png
+from inference.stages import StageClock
 
 if TYPE_CHECKING:
     from inference.pipeline import PhotoAnalysis  # imports TensorFlow: only the worker loads it
@@ -126,11 +127,12 @@ class StoredPhotoAnalysis:
     rgb: np.ndarray  # what the models read: upright, cropped to the region, long side <= WORKING_MAX_SIDE
     result: PhotoAnalysis
     version: str  # of the models that made it (the configured one, or the fallback that loaded)
-    timings_ms: dict[str, float]  # reading, decoding and the pipeline's steps
+    timings_ms: dict[str, float]  # wall and CPU ms of reading, decoding, resizing and the pipeline's stages
 
 
 def stored_photo_analyze(*, file: FieldFile, region: images.Box | None = None,
-                         words: FailureWords = PHOTO_FAILURE_WORDS) -> StoredPhotoAnalysis:
+                         words: FailureWords = PHOTO_FAILURE_WORDS,
+                         clock: StageClock | None = None) -> StoredPhotoAnalysis:
     """The one way a stored photo is analysed, for gallery photos (image_analyze) and searches
     (search.services.similarity_query_analyze) alike: read the file through storage (never a local
     path, so S3 works), decode it upright, crop it to ``region`` (in the upright photo's pixels) if
@@ -138,22 +140,22 @@ def stored_photo_analyze(*, file: FieldFile, region: images.Box | None = None,
 
     Raises AnalysisFailed, with ``words`` for the failures that are not the photo's, for anything
     that stops this photo's analysis (missing, undecodable, a model error, the task's time limit).
+    Each stage's wall and CPU time goes to ``clock`` (a new one if not given) and ``timings_ms``.
     """
+    clock = clock if clock is not None else StageClock()
     with analysis_failures(file.name, words):
         pipeline = pipeline_get()
-        started = time.perf_counter()
-        with file.open("rb") as handle:
+        with clock.stage("read"), file.open("rb") as handle:
             data = handle.read()
-        read_ms = (time.perf_counter() - started) * 1000
-        decode_start = time.perf_counter()
         try:
-            rgb = images.load_rgb(data, max_side=images.WORKING_MAX_SIDE, box=region)
+            with clock.stage("decode"):
+                upright = images.decode_upright(data)
+            with clock.stage("resize"):
+                rgb = images.working_copy(upright, max_side=images.WORKING_MAX_SIDE, box=region)
         except images.DECODE_ERRORS as exc:
             raise PhotoUndecodable(images.decode_failure_message(exc)) from exc
-        decode_ms = (time.perf_counter() - decode_start) * 1000
-        result = pipeline.analyze(rgb)
-    return StoredPhotoAnalysis(rgb=rgb, result=result, version=pipeline.version,
-                               timings_ms={"read_ms": read_ms, "decode_ms": decode_ms, **result.timings_ms})
+        result = pipeline.analyze(rgb, clock=clock)
+    return StoredPhotoAnalysis(rgb=rgb, result=result, version=pipeline.version, timings_ms=clock.timings_ms())
 
 
 def image_analyze(*, image_id: str, worker: str = "") -> ImageAnalysis | None:
@@ -165,82 +167,106 @@ def image_analyze(*, image_id: str, worker: str = "") -> ImageAnalysis | None:
     last good one (logged at start-up). Search ranks with the registry's active version, whatever
     the workers build (model_version_activate switches it).
     """
-    image = Image.objects.filter(id=image_id).first()
-    if image is None:
-        return None  # deleted since it was queued
-    version = pipeline_get().version
-    model_version_register(name=version)  # the admin lists every version that has results
-    analysis, _ = ImageAnalysis.objects.get_or_create(image=image, model_version=version)
-    if analysis.status == AnalysisStatus.DONE:
-        return analysis
-    if not _analysis_attempt_start(analysis, worker=worker):
-        # Every allowed attempt was started and none finished: the worker died each time (out of
-        # memory, a crash in a native decoder or in TensorFlow) and Celery handed the job back
-        # (CELERY_TASK_REJECT_ON_WORKER_LOST). Starting it again would only kill the next worker.
-        analysis.refresh_from_db()
+    version = pipeline_get().version  # loads the models on a worker's first photo: not this photo's time
+    clock = StageClock()
+    started = time.perf_counter()
+    with clock.stage("database"):
+        image = Image.objects.filter(id=image_id).first()
+        if image is None:
+            return None  # deleted since it was queued
+        model_version_register(name=version)  # the admin lists every version that has results
+        analysis, _ = ImageAnalysis.objects.get_or_create(image=image, model_version=version)
         if analysis.status == AnalysisStatus.DONE:
             return analysis
-        logger.error("analysis of %s stopped the worker %d times; marked failed", image_id, analysis.attempts)
-        return _analysis_fail(analysis, analysis_gave_up_message(analysis.attempts))
-    # A photo already analysed by an older version stays "done" for people while a new one runs.
-    Image.objects.filter(pk=image.pk).exclude(analysis_status=AnalysisStatus.DONE).update(
-        analysis_status=AnalysisStatus.RUNNING, analysis_error=""
-    )
+        if not _analysis_attempt_start(analysis, worker=worker):
+            # Every allowed attempt was started and none finished: the worker died each time (out of
+            # memory, a crash in a native decoder or in TensorFlow) and Celery handed the job back
+            # (CELERY_TASK_REJECT_ON_WORKER_LOST). Starting it again would only kill the next worker.
+            analysis.refresh_from_db()
+            if analysis.status == AnalysisStatus.DONE:
+                return analysis
+            logger.error("analysis of %s stopped the worker %d times; marked failed", image_id, analysis.attempts)
+            return _analysis_fail(analysis, analysis_gave_up_message(analysis.attempts))
+        # A photo already analysed by an older version stays "done" for people while a new one runs.
+        Image.objects.filter(pk=image.pk).exclude(analysis_status=AnalysisStatus.DONE).update(
+            analysis_status=AnalysisStatus.RUNNING, analysis_error=""
+        )
 
-    started = time.perf_counter()
     try:
-        run = stored_photo_analyze(file=image.file)
+        run = stored_photo_analyze(file=image.file, clock=clock)
         with analysis_failures(image_id, PHOTO_FAILURE_WORDS):
-            map_png = saliency_map_png(run.result.saliency)
-            overlay_png = saliency_overlay_png(run.result.saliency)
-            thumbnail_jpegs = images.thumbnails(PIL.Image.fromarray(run.rgb), run.result.saliency)
+            with clock.stage("map_encode"):
+                # The heat map is drawn on request from this 8-bit map (gallery.heatmaps), so no
+                # overlay image is made here.
+                map_png = saliency_map_png(images.stored_map(run.result.saliency))
+            with clock.stage("renditions"):
+                focus = images.saliency_focus(run.result.saliency)
+                rgb = PIL.Image.fromarray(run.rgb)
+                # A thumbnail whose window is still the centred one the upload stored is kept.
+                thumbnail_jpegs = _thumbnails_to_render(image, rgb, run.result.saliency)
     except AnalysisFailed as exc:
         return _analysis_fail(analysis, str(exc))
     result = run.result
 
     # Files first (storage is not transactional), then every row in one transaction.
-    map_name = _storage_replace(analysis_file_name(image.id, version, "saliency.png"), map_png)
-    overlay_name = _storage_replace(analysis_file_name(image.id, version, "overlay.png"), overlay_png)
-    slug = version.replace("+", "_")
-    thumbnail_names = {f"thumbnail_{name}": _storage_replace(rendition_name(image.id, f"{name}-{slug}.jpg"), jpeg)
-                       for name, jpeg in thumbnail_jpegs.items()}
+    with clock.stage("storage"):
+        map_name = _storage_replace(analysis_file_name(image.id, version, "saliency.png"), map_png)
+        slug = version.replace("+", "_")
+        thumbnail_names = {f"thumbnail_{name}": _storage_replace(rendition_name(image.id, f"{name}-{slug}.jpg"), jpeg)
+                           for name, jpeg in thumbnail_jpegs.items()}
     replaced = [getattr(image, field).name for field, name in thumbnail_names.items()
                 if getattr(image, field).name not in ("", name)]
+    if analysis.overlay:
+        replaced.append(analysis.overlay.name)  # an overlay PNG an older worker stored for this analysis
     working_size = (run.rgb.shape[1], run.rgb.shape[0])
     left, top, right, bottom = images.scale_box(result.crop_box, working_size, (image.width, image.height))
-    timings = {**run.timings_ms, "total_ms": (time.perf_counter() - started) * 1000}
     with transaction.atomic():
-        # The embedding carries copies of the photo's owner and visibility (search filters on them).
-        # Locking the photo row orders this write with gallery.services.image_update: either the
-        # change committed first and is read here, or it waits and then updates this row too.
-        current = Image.objects.select_for_update().filter(pk=image.pk).values("owner_id", "visibility").first()
-        if current is None:
-            return None  # deleted while it was being analysed
+        with clock.stage("database"):
+            # The embedding carries copies of the photo's owner and visibility (search filters on
+            # them). Locking the photo row orders this write with gallery.services.image_update:
+            # either the change committed first and is read here, or it waits and then updates
+            # this row too.
+            current = Image.objects.select_for_update().filter(pk=image.pk).values("owner_id", "visibility").first()
+            if current is None:
+                return None  # deleted while it was being analysed
+            # One INSERT ... ON CONFLICT UPDATE (update_or_create takes a SELECT and a savepoint).
+            vectors = {"vector": result.vector, "whole_vector": result.whole_vector, "crop_vector": result.crop_vector}
+            ImageEmbedding.objects.bulk_create(
+                [ImageEmbedding(image=image, model_version=version, **vectors, **current)],
+                update_conflicts=True, unique_fields=["image", "model_version"],
+                update_fields=[*vectors, *current],
+            )
+            Image.objects.filter(pk=image.pk).update(
+                analysis_status=AnalysisStatus.DONE,
+                analysis_error="",
+                saliency_focus=focus,
+                **thumbnail_names,
+            )
+            transaction.on_commit(lambda: [default_storage.delete(name) for name in replaced])
+        # The stored timings cover everything but this last UPDATE and the commit.
+        timings = {**clock.timings_ms(), "total_ms": (time.perf_counter() - started) * 1000}
         ImageAnalysis.objects.filter(pk=analysis.pk).update(
             status=AnalysisStatus.DONE,
             error="",
             crop_left=left, crop_top=top, crop_right=right, crop_bottom=bottom,
             saliency_map=map_name,
-            overlay=overlay_name,
+            overlay="",  # drawn on request from the map (gallery.heatmaps); older analyses may have one
             timings_ms={k: round(v, 1) for k, v in timings.items()},
             finished_at=timezone.now(),
         )
-        ImageEmbedding.objects.update_or_create(
-            image=image,
-            model_version=version,
-            defaults={"vector": result.vector, "whole_vector": result.whole_vector,
-                      "crop_vector": result.crop_vector, **current},
-        )
-        Image.objects.filter(pk=image.pk).update(
-            analysis_status=AnalysisStatus.DONE,
-            analysis_error="",
-            saliency_focus=images.saliency_focus(result.saliency),
-            **thumbnail_names,
-        )
-        transaction.on_commit(lambda: [default_storage.delete(name) for name in replaced])
     model_version_activate_first(name=version)
     analysis.refresh_from_db()
     return analysis
+
+
+def _thumbnails_to_render(image: Image, rgb: PIL.Image.Image, saliency: np.ndarray) -> dict[str, bytes]:
+    """The thumbnails this analysis must store: those whose saliency window moved from the centred
+    one, and every one the upload's centred file no longer shows (a re-analysis after a version
+    whose window differed). Drawing and encoding a thumbnail cost ~10 ms each."""
+    moved = images.thumbnails_moved(rgb, saliency)
+    stale = {name: images.thumbnail(rgb, spec, saliency) for name, spec in images.THUMBNAILS.items()
+             if name not in moved and not image.thumbnail_file(name).name.endswith(f"/{name}-centre.jpg")}
+    return {**moved, **stale}
 
 
 def _analysis_attempt_start(analysis: ImageAnalysis, *, worker: str) -> bool:

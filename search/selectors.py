@@ -172,5 +172,6 @@ def _visible_rows(rows: list, viewer) -> list:
 
 
 def _overlay_urls(image_ids: list, version: str) -> dict:
-    done = ImageAnalysis.objects.filter(image_id__in=image_ids, model_version=version).exclude(overlay="")
-    return {a.image_id: overlay_page_url(a) for a in done.only("image_id", "saliency_map")}
+    done = ImageAnalysis.objects.filter(image_id__in=image_ids, model_version=version).exclude(saliency_map="",
+                                                                                              overlay="")
+    return {a.image_id: overlay_page_url(a) for a in done.only("image_id", "saliency_map", "overlay")}

@@ -79,7 +79,7 @@ class PhotoSummarySerializer(serializers.ModelSerializer):
 
     def _overlay_url(self, image: Image) -> str | None:
         analysis = self.context.get("analyses", {}).get(image.id)
-        return reverse("api:photo_overlay", args=[image.id]) if analysis and analysis.overlay else None
+        return reverse("api:photo_overlay", args=[image.id]) if analysis and analysis.has_heatmap else None
 
     @extend_schema_field(PhotoUrlsSerializer)
     def get_urls(self, image: Image) -> dict:
@@ -333,7 +333,7 @@ class PhotoOverlayApi(_FileApi):
     def get(self, request, photo_id):
         image = self._visible(request, photo_id)
         analysis = image_analysis_shown(image_id=image.id)
-        if analysis is None or not analysis.overlay:
+        if analysis is None or not analysis.has_heatmap:
             raise Http404
         return heatmap_response(analysis, cache_control=f"{'public' if image.is_public else 'private'}, max-age=86400")
 

@@ -171,7 +171,7 @@ def test_the_original_url_serves_the_exact_uploaded_bytes_to_the_owner_only(clie
 def test_file_urls_open_with_a_token_and_follow_visibility(client_for, owner, stranger, make_photo):
     private = make_photo(owner)
     _analysed(private)
-    ImageAnalysis.objects.filter(image=private).update(overlay="")  # no overlay file in this test
+    ImageAnalysis.objects.filter(image=private).update(overlay="", saliency_map="")  # no heat map in this test
     urls = client_for(owner).get(f"/api/v1/photos/{private.id}/").json()["urls"]
     for name in ("display", "thumbnail_square", "thumbnail_wide"):
         response = client_for(owner).get(urls[name], HTTP_ACCEPT="image/jpeg")

@@ -275,7 +275,7 @@ def test_web_and_two_workers_share_only_urls_and_lose_nothing_when_one_is_killed
         for image in Image.objects.filter(id__in=photo_ids):
             for field in (image.file, image.display, image.thumbnail_square, image.thumbnail_wide):
                 assert field.name in keys, field.name
-        assert sum(key.endswith("overlay.png") for key in keys) >= PHOTOS
+        assert sum(key.endswith("saliency.png") for key in keys) >= PHOTOS  # the map; heat maps are drawn from it
         for name, process in machines.started.items():
             assert files_under(process.home) == [], name
 

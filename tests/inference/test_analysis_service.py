@@ -13,9 +13,11 @@ from gallery import services as gallery_services
 from gallery.models import AnalysisStatus, Image
 from inference import services
 from inference.configuration import configured_model_version
+from inference.images import STORED_MAP_MAX_SIDE
 from inference.models import ImageAnalysis, ImageEmbedding, ModelVersion
 from inference.overlays import saliency_from_png
 from inference.selectors import embedding_version_serving, image_analysis_shown
+from inference.stages import STAGES
 from inference.versions import EMBEDDING_DIM
 from tests.conftest import photo_bytes
 
@@ -31,7 +33,7 @@ def uploaded(make_user, django_capture_on_commit_callbacks):
     return upload
 
 
-def test_analyze_writes_map_overlay_crop_and_vectors(uploaded):
+def test_analyze_writes_map_crop_timings_and_vectors(uploaded):
     image = uploaded(10, size=(640, 360))
     analysis = services.image_analyze(image_id=str(image.id))
     assert analysis.status == AnalysisStatus.DONE, analysis.error
@@ -39,8 +41,11 @@ def test_analyze_writes_map_overlay_crop_and_vectors(uploaded):
     assert 0 <= left < right <= image.width and 0 <= top < bottom <= image.height
     saliency = saliency_from_png(default_storage.open(analysis.saliency_map.name).read())
     assert saliency.shape[1] / saliency.shape[0] == pytest.approx(640 / 360, rel=0.02)
-    assert default_storage.open(analysis.overlay.name).read()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert set(analysis.timings_ms) >= {"saliency_ms", "embed_ms", "total_ms"}
+    assert max(saliency.shape) == STORED_MAP_MAX_SIDE
+    # The heat map is drawn on request from the stored map: no overlay file is made any more.
+    assert not analysis.overlay and analysis.has_heatmap
+    assert set(analysis.timings_ms) >= {f"{stage}_ms" for stage in STAGES} | {f"{stage}_cpu_ms" for stage in STAGES}
+    assert "total_ms" in analysis.timings_ms
     embedding = ImageEmbedding.objects.get(image=image, model_version=configured_model_version())
     assert (embedding.owner_id, embedding.visibility) == (image.owner_id, image.visibility)  # search's copies
     for vector in (embedding.vector, embedding.whole_vector, embedding.crop_vector):

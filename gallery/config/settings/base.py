@@ -124,6 +124,10 @@ CELERY_TASK_ROUTES = {
     "search.analyze_query": {"queue": "interactive"},
 }
 WORKER_QUEUES = "interactive,inference,default"
+# Niceness of Celery worker processes (0-19; 0 leaves it as started). Workers and the web server
+# share the cores on a small host: at a lower priority the models yield the CPU to page requests
+# and use everything the web leaves idle (bench/load.py --realistic, README "Ingest speed").
+WORKER_NICENESS = int(os.environ.get("WORKER_NICENESS", 10))
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A web request that queues work must not hang while the broker is down: give up publishing
 # after about a second (the upload is kept; the analysis sweep queues it once the broker is back).

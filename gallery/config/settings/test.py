@@ -10,6 +10,9 @@ from .base import *  # noqa: F403 - test settings are the base settings with a f
 # DEBUG keeps base's default (off), so the tests see the error pages `make run` serves; workers and
 # servers that tests start read the same default (tests/security/test_error_pages.py).
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# Tests run commands such as import_images in the test process, which could never get its priority
+# back; workers that tests start read base's default.
+WORKER_NICENESS = 0
 STORAGES = {
     **STORAGES,  # noqa: F405 - defined by the star import above
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},

@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from gallery import services
 from gallery.models import Visibility
+from gallery.platform.priority import process_niceness_raise
 
 
 class Command(BaseCommand):
@@ -30,6 +32,9 @@ class Command(BaseCommand):
             raise CommandError(f"{directory} is not a directory.")
         files = sorted(p for p in directory.rglob("*") if p.is_file() and not p.name.startswith("."))
         visibility = Visibility.PUBLIC if public else Visibility.PRIVATE
+        # A bulk import is background work like the workers' (decoding, renditions): at their CPU
+        # priority, so people browsing the site meanwhile are served first.
+        process_niceness_raise(niceness=settings.WORKER_NICENESS)
 
         imported, duplicates = 0, 0
         rejected: list[tuple[Path, str, str]] = []  # (path, code, message)

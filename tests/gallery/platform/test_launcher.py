@@ -61,6 +61,7 @@ def test_ctrl_c_stops_everything_and_restart_keeps_data(tmp_path):
         redis_pid = int((var_dir / "redis" / "redis.pid").read_text())
         assert {"postgres", "redis-server"} <= {psutil.Process(postgres_pid).name(), psutil.Process(redis_pid).name()}
         assert len(started) >= 3  # worker (+ its pool child), gunicorn (+ its workers)
+        assert_workers_yield_to_the_web(launcher.pid)
     finally:
         os.killpg(launcher.pid, signal.SIGINT)  # what the terminal sends on Ctrl-C
         output = launcher.communicate(timeout=60)[0]
@@ -76,6 +77,27 @@ def test_ctrl_c_stops_everything_and_restart_keeps_data(tmp_path):
                   "from django.contrib.auth.models import User; print(User.objects.filter(username='kept').count())"
                   ).splitlines()[-1] == "1"
     assert not (var_dir / "pg" / "postmaster.pid").exists(), "the command stopped the server it started"
+
+
+def assert_workers_yield_to_the_web(launcher_pid: int) -> None:
+    """Every Celery process (the worker, its pool children) runs at a higher niceness, so a lower
+    CPU priority, than every gunicorn process: page requests win the cores from the models."""
+    def niceness_of(word: str) -> list[int]:
+        values = []
+        for process in psutil.Process(launcher_pid).children(recursive=True):
+            try:
+                if word in " ".join(process.cmdline()):
+                    values.append(process.nice())
+            except psutil.NoSuchProcess:
+                pass
+        return values
+
+    def pool_started() -> bool:  # worker_init lowers the priority before the pool forks
+        return len(niceness_of("celery")) >= 2
+    wait_for(pool_started, timeout=120, interval=0.5, message="the worker's pool")
+    workers, web = niceness_of("celery"), niceness_of("gunicorn")
+    assert web and min(workers) > max(web), (workers, web)
+    assert min(workers) >= 10  # settings.WORKER_NICENESS's default
 
 
 def assert_safe_defaults(base: str) -> None:
