@@ -22,16 +22,16 @@ SWITCH = "GALLERY_TEST_POISON"
 def _install() -> None:
     from inference import images
 
-    load_rgb = images.load_rgb
+    decode_upright = images.decode_upright
 
-    def load_rgb_or_die(data: bytes, **kwargs):
+    def decode_upright_or_die(data: bytes):
         if POISON_MARKER in data:
             os.kill(os.getpid(), signal.SIGKILL)
-        return load_rgb(data, **kwargs)
+        return decode_upright(data)
 
     # Photos and searches both decode through inference.services.stored_photo_analyze, which looks
-    # load_rgb up in inference.images on every call.
-    images.load_rgb = load_rgb_or_die
+    # decode_upright up in inference.images on every call.
+    images.decode_upright = decode_upright_or_die
 
 
 if os.environ.get(SWITCH) == "1":
