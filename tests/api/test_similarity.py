@@ -168,9 +168,9 @@ def test_similar_and_search_result_pages_cost_the_same_queries_whatever_their_si
         status=AnalysisStatus.DONE, model_version=configured_model_version(), vector=BASE, whole_vector=BASE,
         crop_vector=BASE)
     # similar: knox (2), the photo, the serving version (1), its vectors, then the pgvector search
-    # in a transaction (savepoint, 2 SET LOCAL, the query, release) and the page's overlays.
-    # A search: knox (2), the search, then the same pgvector search and overlays.
-    expected = {f"/api/v1/photos/{gallery['query'].id}/similar/": 11, search["url"]: 9}
+    # in a transaction (savepoint, the settings in one statement, the query, release) and the
+    # page's overlays. A search: knox (2), the search, then the same pgvector search and overlays.
+    expected = {f"/api/v1/photos/{gallery['query'].id}/similar/": 10, search["url"]: 8}
     for url, queries in expected.items():
         for limit in (1, 5):
             with django_assert_num_queries(queries):

@@ -17,6 +17,7 @@ from search.selectors import (
     image_similar_list,
     image_similar_page,
     image_similar_queryset,
+    search_session_set,
 )
 
 pytestmark = pytest.mark.django_db
@@ -90,14 +91,35 @@ def test_similar_query_uses_the_hnsw_index(make_user):
                                       exclude_image_id=images[0].id, limit=24)
     with transaction.atomic():
         with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL hnsw.ef_search = %s", [HNSW_EF_SEARCH])
-            cursor.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
+            search_session_set(cursor, version=configured_model_version(), wanted=25)  # what pages run
+            cursor.execute("SHOW hnsw.ef_search")
+            assert int(cursor.fetchone()[0]) == HNSW_EF_SEARCH
         plan = queryset.explain()
         rows = list(queryset)
     assert "embedding_vector_half_hnsw" in plan, plan
     assert len(rows) == 24
     visible = {img.id for img in images if img.owner_id == owners[0].id or img.visibility == Visibility.PUBLIC}
     assert all(row.image_id in visible for row in rows)
+
+
+def test_a_small_gallery_is_searched_exactly_and_every_photo_is_found(make_user):
+    """Below EXACT_SEARCH_BELOW vectors the page comes from an exact scan: an HNSW graph of a few
+    dozen photos inserted one by one can leave one unreachable (m 8), and nobody may miss a photo."""
+    owner = make_user()
+    rng = np.random.default_rng(3)
+    base = np.ones(EMBEDDING_DIM)
+    query = indexed_image(owner, unit(base))
+    others = {indexed_image(owner, unit(base + rng.normal(size=EMBEDDING_DIM))).id for _ in range(40)}
+    queryset = image_similar_queryset(viewer=owner, vector=unit(base), model_version=configured_model_version(),
+                                      exclude_image_id=query.id, limit=50)
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            search_session_set(cursor, version=configured_model_version(), wanted=51)
+        plan = queryset.explain()
+    assert "hnsw" not in plan, plan
+    page = image_similar_page(viewer=owner, image=query, limit=50)
+    assert {result.image.id for result in page.results} == others and not page.has_more
+    assert [r.similarity for r in page.results] == sorted((r.similarity for r in page.results), reverse=True)
 
 
 def test_filtered_query_stays_on_the_index_and_fills_the_page_when_little_is_visible(make_user):
