@@ -125,11 +125,21 @@ def test_a_small_gallery_is_searched_exactly_and_every_photo_is_found(make_user)
 def test_filtered_query_stays_on_the_index_and_fills_the_page_when_little_is_visible(make_user):
     """The hard case at any scale: the viewer owns 1 % of the photos and 5 % are public, so a plain
     HNSW scan (ef_search candidates, then the filter) would return a few rows instead of a page.
-    Iterative index scans must keep walking the graph, on the index, and find the right photos."""
+    Iterative index scans must keep walking the graph, on the index, and find the right photos.
+
+    The vectors are clustered with a power-law spread, like photo embeddings (the model of
+    bench/search.py's synthetic_gallery): uniform 128-D noise is the worst case for any graph and
+    unlike photos (there the m-8 index finds 0.92-0.95 of the exact top 10, ad hoc, so a floor
+    would only measure luck), while on photo-like vectors the floor can be strict."""
     viewer, others = make_user("viewer"), [make_user() for _ in range(20)]
     rng = np.random.default_rng(2)
     count = 8000
-    vectors = rng.normal(size=(count, EMBEDDING_DIM)).astype(np.float32)
+    centres = rng.normal(size=(16, EMBEDDING_DIM))
+    centres /= np.linalg.norm(centres, axis=1, keepdims=True)
+    basis, _ = np.linalg.qr(rng.normal(size=(EMBEDDING_DIM, EMBEDDING_DIM)))
+    spread = (basis * np.sqrt(1.0 / np.arange(1, EMBEDDING_DIM + 1))).T
+    vectors = (centres[rng.integers(0, len(centres), count)]
+               + 0.35 * rng.normal(size=(count, EMBEDDING_DIM)) @ spread).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     owned = rng.random(count) < 0.01
     public = rng.random(count) < 0.05
@@ -150,7 +160,7 @@ def test_filtered_query_stays_on_the_index_and_fills_the_page_when_little_is_vis
     row_of = {image.id: row for row, image in enumerate(images)}
 
     hits = 0
-    sources = np.flatnonzero(owned)[:5]
+    sources = np.flatnonzero(owned)[:20]
     for source in sources:
         queryset = image_similar_queryset(viewer=viewer, vector=vectors[source],
                                           model_version=configured_model_version(),
@@ -174,7 +184,7 @@ def test_filtered_query_stays_on_the_index_and_fills_the_page_when_little_is_vis
         scores[source] = -np.inf
         exact_top10 = set(np.argsort(-scores)[:10].tolist())
         hits += len(exact_top10 & set(rows[:10]))
-    assert hits / (10 * len(sources)) >= 0.9
+    assert hits / (10 * len(sources)) >= 0.97
 
 
 def test_visibility_copies_follow_image_update_and_a_stale_copy_never_shows_a_private_photo(make_user):
