@@ -56,3 +56,12 @@ def test_the_default_is_the_view_whitened_embedder_and_its_weights_are_pinned():
     assert DEFAULT_EMBEDDING_MODEL == "lite0-vw128"
     # New weights change every vector: they must come with a new version (and this pin).
     assert sha256(VIEW_WHITENING_PATH.read_bytes()).hexdigest() == VIEW_WHITENING_SHA256
+
+
+@pytest.mark.django_db
+def test_every_page_names_the_configured_embedder(client, settings):
+    from inference.versions import EMBEDDING_LABELS
+
+    for model in ("lite0-vw128", "lite0-p128"):
+        settings.EMBEDDING_MODEL = model
+        assert EMBEDDING_LABELS[model] in client.get("/").content.decode()
