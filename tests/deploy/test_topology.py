@@ -217,11 +217,19 @@ def test_web_and_two_workers_share_only_urls_and_lose_nothing_when_one_is_killed
 
         as_owner, as_stranger = token_for(owner), token_for(stranger)
         photo_ids = []
-        for seed in range(PHOTOS):
-            response = requests.post(f"{base}/api/v1/photos/", headers=as_owner, timeout=60,
-                                     files={"file": (f"{seed}.jpg", photo_bytes(seed, size=(1000, 750)))})
-            assert response.status_code == 201, response.text
-            photo_ids.append(response.json()["id"])
+
+        def upload(count: int) -> None:
+            for seed in range(len(photo_ids), len(photo_ids) + count):
+                response = requests.post(f"{base}/api/v1/photos/", headers=as_owner, timeout=60,
+                                         files={"file": (f"{seed}.jpg", photo_bytes(seed, size=(1000, 750)))})
+                assert response.status_code == 201, response.text
+                photo_ids.append(response.json()["id"])
+
+        def all_done() -> bool:
+            done = ImageAnalysis.objects.filter(image_id__in=photo_ids, status=AnalysisStatus.DONE).count()
+            return done == len(photo_ids)
+
+        upload(PHOTOS)
 
         # Both workers at work, then one machine dies mid-photo: SIGSTOP first, so the kill lands
         # while an analysis of that worker is running for certain.
@@ -240,19 +248,23 @@ def test_web_and_two_workers_share_only_urls_and_lose_nothing_when_one_is_killed
                 killed_photo = str(running.image_id)
                 break
             machines.kill(victim, signal.SIGCONT)
+            if all_done():
+                # An analysis takes ~0.1 s: the two workers can finish every photo before the
+                # victim is caught in one. More work gives it another photo to die in.
+                upload(5)
             wait_for(lambda: ImageAnalysis.objects.filter(worker=workers[victim], status=AnalysisStatus.RUNNING)
-                     .exists() or ImageAnalysis.objects.filter(status=AnalysisStatus.DONE).count() == PHOTOS,
-                     timeout=120, interval=0.01, message="the victim to start a photo")
+                     .exists() or all_done(), timeout=120, interval=0.01, message="the victim to start a photo")
         assert killed_photo is not None, "never caught the worker in the middle of an analysis"
         machines.kill(victim, signal.SIGKILL)
         machines.started[victim].wait()
 
-        def all_done() -> bool:
+        def all_done_by_the_survivor() -> bool:
             machines.alive("worker-b")
-            return ImageAnalysis.objects.filter(image_id__in=photo_ids, status=AnalysisStatus.DONE).count() == PHOTOS
+            return all_done()
 
         try:
-            wait_for(all_done, timeout=600, interval=1, message=f"{PHOTOS} photos to be analysed")
+            wait_for(all_done_by_the_survivor, timeout=600, interval=1,
+                     message=f"{len(photo_ids)} photos to be analysed")
         except AssertionError as exc:
             states = list(ImageAnalysis.objects.values_list("status", "attempts", "worker", "error"))
             raise AssertionError(f"{exc}; analyses: {states}\n{machines.logs()}") from None
@@ -261,8 +273,8 @@ def test_web_and_two_workers_share_only_urls_and_lose_nothing_when_one_is_killed
         from gallery.models import Image
         from inference.models import ImageEmbedding
 
-        assert ImageAnalysis.objects.filter(image_id__in=photo_ids).count() == PHOTOS
-        assert ImageEmbedding.objects.filter(image_id__in=photo_ids).count() == PHOTOS
+        assert ImageAnalysis.objects.filter(image_id__in=photo_ids).count() == len(photo_ids) >= PHOTOS
+        assert ImageEmbedding.objects.filter(image_id__in=photo_ids).count() == len(photo_ids)
         assert set(Image.objects.filter(id__in=photo_ids).values_list("analysis_status", flat=True)) == {
             AnalysisStatus.DONE}
         by_worker = set(ImageAnalysis.objects.filter(image_id__in=photo_ids).values_list("worker", flat=True))
@@ -275,7 +287,8 @@ def test_web_and_two_workers_share_only_urls_and_lose_nothing_when_one_is_killed
         for image in Image.objects.filter(id__in=photo_ids):
             for field in (image.file, image.display, image.thumbnail_square, image.thumbnail_wide):
                 assert field.name in keys, field.name
-        assert sum(key.endswith("saliency.png") for key in keys) >= PHOTOS  # the map; heat maps are drawn from it
+        # The saliency map of each photo: heat maps are drawn from it.
+        assert sum(key.endswith("saliency.png") for key in keys) >= len(photo_ids)
         for name, process in machines.started.items():
             assert files_under(process.home) == [], name
 
