@@ -38,7 +38,9 @@ Box = tuple[int, int, int, int]  # (left, top, right, bottom) in pixels; right a
 
 # What Pillow raises for a file it cannot decode (UnidentifiedImageError and "image file is
 # truncated" are OSErrors; some plugins raise ValueError, SyntaxError or EOFError).
-DECODE_ERRORS = (OSError, ValueError, SyntaxError, EOFError)
+# TypeError too: Pillow's exif_transpose re-serialises a mutated TIFF's EXIF and can fail with
+# "The fill character must be a unicode character, not bytes" (found by the hostile-upload fuzz test).
+DECODE_ERRORS = (OSError, ValueError, SyntaxError, EOFError, TypeError)
 
 
 def decode_failure_message(exc: BaseException) -> str:
