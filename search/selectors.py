@@ -92,9 +92,9 @@ def image_similar_queryset(*, viewer, vector, model_version: str, exclude_image_
         ImageEmbedding.objects.filter(model_version=model_version)
         .filter(visible_to(viewer))
         .select_related("image", "image__owner")
-        # A page shows distances, never the vectors: 3 x 128 floats a row sent as text and
-        # parsed back by Django cost the server 0.3 ms of CPU a page and the web process more
-        # (README, "Capacity").
+        # The rows' own vectors are never read (distances are computed in SQL): 3 x 128 floats a
+        # row sent as text and parsed back by Django cost the web process 0.6-2.5 ms a page and
+        # the server a few tenths (README, "Capacity").
         .defer(*RESULT_ROW_DEFERRED)
         .annotate(distance=ranking_distance(vector))
     )
