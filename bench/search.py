@@ -23,8 +23,9 @@ and measures for each, query by query:
 * faiss IndexHNSWFlat (the first vector design's M and ef_construction, inner product on unit
   vectors = cosine) over the same ef sweep, the filtered case through an IDSelector.
 
-``--shared-buffers`` sets the bench embedded server's shared_buffers (ALTER SYSTEM and a restart,
-before anything is loaded); the JSON reports the value the server ran with either way.
+``--shared-buffers`` sets the bench embedded server's shared_buffers (ALTER SYSTEM, so it stays
+for later runs, and a restart, before anything is loaded); the JSON reports the value the server
+ran with either way.
 
 Per design: index size, build time (the index is then read into shared_buffers with pg_prewarm,
 as a serving database's would be), and on-CPU time of the PostgreSQL backend per query (from
