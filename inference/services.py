@@ -18,7 +18,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import IntegrityError, connection, models, transaction
+from django.db import DatabaseError, IntegrityError, connection, models, transaction
 from django.db.models import F, Q
 from django.db.models.fields.files import FieldFile
 from django.utils import timezone
@@ -170,7 +170,7 @@ def image_analyze(*, image_id: str, worker: str = "") -> ImageAnalysis | None:
     version = pipeline_get().version  # loads the models on a worker's first photo: not this photo's time
     clock = StageClock()
     started = time.perf_counter()
-    with clock.stage("database"):
+    with clock.stage("database"), _commits_without_waiting_for_disk():
         image = Image.objects.filter(id=image_id).first()
         if image is None:
             return None  # deleted since it was queued
@@ -257,6 +257,37 @@ def image_analyze(*, image_id: str, worker: str = "") -> ImageAnalysis | None:
     model_version_activate_first(name=version)
     analysis.refresh_from_db()
     return analysis
+
+
+@contextlib.contextmanager
+def _commits_without_waiting_for_disk():
+    """Statements in this block commit (each on its own, as before) without waiting for
+    PostgreSQL to flush them to disk: ``synchronous_commit`` off for this connection, then back.
+
+    Used for the start of an analysis (its row, the attempt count, the photo's "running"): three
+    commits whose fsyncs were most of the database stage's wait beyond its CPU (bench/ingest.py,
+    issue 17). A worker that dies loses nothing: the commits are in the server's WAL buffers,
+    written within 3 x wal_writer_delay (600 ms by default). Only a crash of PostgreSQL itself (or
+    its machine) in that window loses them, each whole, never half, and that is recovered: the
+    photo's analysis row is then missing or still pending, or its attempt count is one lower, and
+    analysis_sweep queues it again (missing, or stuck after ANALYSIS_STUCK_SECONDS), as it does for
+    a lost queue message. The final write keeps durable commits: it deletes replaced thumbnails
+    once committed, and a lost commit there would leave the photo pointing at deleted files.
+    Session-level, not one transaction around the block: that would hold the analysis row's lock
+    while taking the photo's, the opposite order to the final write's, and could deadlock with a
+    second delivery of the same job.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute("SET synchronous_commit TO off")
+    try:
+        yield
+    finally:
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SET synchronous_commit TO DEFAULT")
+        except DatabaseError:
+            connection.close()  # never leave a connection that commits without waiting to the next job
+            raise
 
 
 def _thumbnails_to_render(image: Image, rgb: PIL.Image.Image, saliency: np.ndarray) -> dict[str, bytes]:

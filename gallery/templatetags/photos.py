@@ -3,6 +3,7 @@ import functools
 
 from django import template
 
+from gallery.platform.fragments import fragment_key
 from inference.overlays import saliency_legend_png
 
 register = template.Library()
@@ -12,6 +13,12 @@ register = template.Library()
 def thumbnail_url(image, name: str = "square") -> str:
     """{{ image|thumbnail_url:"wide" }}: the versioned URL of one of the photo's thumbnails."""
     return image.thumbnail_url(name)
+
+
+@register.simple_tag
+def tiles_key(images, *flags) -> str:
+    """{% tiles_key page.object_list show_owner ... as key %}: the cache key of a grid's tiles."""
+    return fragment_key(images, *flags, templates=("gallery/_tiles.html", "gallery/_tile.html"))
 
 
 @register.simple_tag

@@ -9,7 +9,8 @@ from __future__ import annotations
 from django import template
 from django.urls import reverse
 
-from search.selectors import image_similar_page
+from gallery.platform.fragments import fragment_key
+from search.selectors import SimilarPage, image_similar_page
 from search.views import SIMILAR_PAGE_SIZE
 
 register = template.Library()
@@ -25,3 +26,16 @@ def similar_section(context, image) -> dict:
         "more_url": reverse("search:photo_similar", args=[image.id]),
         "request": request,
     }
+
+
+@register.simple_tag
+def similar_tiles_key(similar: SimilarPage | None, more_url: str) -> str:
+    """{% similar_tiles_key similar more_url as key %}: the cache key of a page of similar-photo
+    tiles: the result photos' rows, their scores and overlays, and where "Show more" goes next.
+    (``similar`` is None while a search's photo is being analysed: no tiles.)"""
+    if similar is None:
+        return fragment_key([], None, more_url, templates=("search/_similar_tiles.html",))
+    scores = [(item.similarity, item.whole_similarity, item.crop_similarity, item.overlay_url)
+              for item in similar.results]
+    return fragment_key([item.image for item in similar.results], scores, similar.offset, similar.has_more,
+                        more_url, templates=("search/_similar_tiles.html",))

@@ -212,3 +212,31 @@ def test_sweep_gives_up_a_stuck_analysis_after_max_attempts_and_says_so_on_the_p
     lost.refresh_from_db()
     assert (lost.analysis_status, lost.analysis_error) == ("failed", analysis.error)
     assert ImageAnalysis.objects.get(image=retried).status == AnalysisStatus.PENDING
+
+
+def test_only_the_start_of_an_analysis_commits_without_waiting_for_disk(uploaded):
+    """The start's commits may be lost by a PostgreSQL crash (the sweep queues the photo again);
+    the final write, which deletes replaced thumbnails after commit, must stay durable, and the
+    worker's connection must not keep the setting for its next job."""
+    from django.db import connection
+
+    image = uploaded(12)
+    seen = []
+
+    def record(execute, sql, params, many, context):
+        with context["connection"].connection.cursor() as cursor:
+            cursor.execute("SHOW synchronous_commit")
+            seen.append((cursor.fetchone()[0], sql))
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(record):
+        analysis = services.image_analyze(image_id=str(image.id))
+    assert analysis.status == AnalysisStatus.DONE, analysis.error
+    # (SAVEPOINTs: the test's own transaction around the service's atomic blocks.)
+    statements = [(setting, sql) for setting, sql in seen if not sql.startswith(("SET ", "SAVEPOINT", "RELEASE"))]
+    final_write = next(i for i, (_, sql) in enumerate(statements) if "FOR UPDATE" in sql)  # locks the photo
+    assert {setting for setting, _ in statements[:final_write]} == {"off"}, statements
+    assert {setting for setting, _ in statements[final_write:]} == {"on"}, statements
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        assert cursor.fetchone()[0] == "on"
