@@ -1,7 +1,7 @@
 """Embedding benchmark: the per-photo analysis cost of the old and the new default embedder, one run.
 
     .venv/bin/python bench/embed.py [--pairs N] [--folder DIR] [--models lite0-p128,lite0-vw128]
-        [--head HEAD.npz] [--intra-op N] [--inter-op N]
+        [--head HEAD.npz] [--backbones lite1,lite2] [--intra-op N] [--inter-op N]
 
 For each embedding model (EMBEDDING_MODEL names; --head adds a trained head), times
 ``Pipeline.analyze`` (saliency + crop + both embeddings, what a worker pays per photo) and
@@ -48,6 +48,21 @@ def seeded_crop(photo: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return photo[top : top + crop_h, left : left + crop_w]
 
 
+def _stand_in_registered(backbone: str) -> str:
+    """Register an embedding model on another backbone, for this process only, to time it."""
+    from dataclasses import replace
+
+    from inference import versions
+    from inference.embedding import embedder
+    from inference.embedding.backbone import LITE_VARIANTS
+
+    name = f"{backbone}-stand-in"
+    versions.EMBEDDING_VERSIONS[name] = f"{name}-not-served"
+    served = embedder.EMBEDDING_MODELS["lite0-vw128"]
+    embedder.EMBEDDING_MODELS[name] = replace(served, backbone=LITE_VARIANTS[backbone])
+    return name
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--pairs", type=int, default=60)
@@ -60,6 +75,10 @@ def main() -> None:
     parser.add_argument("--models", default="lite0-p128,lite0-vw128",
                         help="comma-separated EMBEDDING_MODEL names; the first is the baseline of the ratios")
     parser.add_argument("--head", default="", help="also time the embedder with this trained head file")
+    parser.add_argument("--backbones", default="",
+                        help="also time these EfficientNet-Lite variants (e.g. lite1,lite2) as '<name>-stand-in': "
+                             "lite0-vw128's projection on their features: right shapes, meaningless vectors, "
+                             "cost only")
     args = parser.parse_args()
 
     import tensorflow as tf
@@ -70,7 +89,10 @@ def main() -> None:
 
     from inference.pipeline import Pipeline
 
-    pipelines = {name: Pipeline(args.cache_dir, embedding_model=name) for name in args.models.split(",")}
+    models = args.models.split(",")
+    for backbone in filter(None, args.backbones.split(",")):
+        models.append(_stand_in_registered(backbone))
+    pipelines = {name: Pipeline(args.cache_dir, embedding_model=name) for name in models}
     if args.head:
         pipelines["head"] = Pipeline(args.cache_dir, embedding_head=args.head)
     photos = load_photos(args.folder, args.pairs)

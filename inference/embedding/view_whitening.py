@@ -20,10 +20,8 @@ from inference.embedding.whitening import supervised_whitening
 
 
 def shot_view(rgb: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """A training view: a simulated re-shoot (mirrored half the time) as the backbone reads it."""
-    from inference.embedding.embedder import resize_for_model
-
-    return resize_for_model(scene_shot(rgb, rng, mirror=True))
+    """A training view: a simulated re-shoot (mirrored half the time)."""
+    return scene_shot(rgb, rng, mirror=True)
 
 
 def view_whitening_fit(features: np.ndarray, *, dim: int, shrinkage: float, meta: dict) -> EmbeddingHead:

@@ -19,6 +19,7 @@ from inference.embedding.backbone import (
     preprocess,
 )
 from inference.embedding.embedder import Embedder, resize_for_model
+from inference.images import WORKING_MAX_SIDE, load_rgb
 
 DATA_DIR = Path(os.environ.get("SHARED_DATA", Path(__file__).resolve().parents[3] / "shared" / "data"))
 FLOWERS = DATA_DIR / "flowers102"
@@ -81,10 +82,10 @@ def test_cache_is_written_and_reused(classifier: keras.Model, cache_dir: Path, m
     assert cache_path(cache_dir).is_file()
     assert [p.name for p in cache_dir.iterdir()] == [cache_path(cache_dir).name]  # no temp leftovers
 
-    def no_checkpoint() -> Path:
+    def no_checkpoint(*args) -> Path:
         raise AssertionError("a cached load must not read the .pth")
 
-    monkeypatch.setattr(backbone, "lite0_pth_path", no_checkpoint)
+    monkeypatch.setattr(backbone, "lite_pth_path", no_checkpoint)
     reloaded = load_lite0(cache_dir, include_top=True)
     for a, b in zip(classifier.get_weights(), reloaded.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
@@ -98,6 +99,36 @@ def test_converted_model_calls_oxeye_daisies_daisy(classifier: keras.Model) -> N
     assert logits[0].argmax() == IMAGENET_DAISY
     top5 = np.argsort(-logits, axis=1)[:, :5]
     assert sum(IMAGENET_DAISY in row for row in top5) >= 4
+
+
+@pytest.mark.parametrize("name", ["lite1", "lite2"])
+def test_bigger_variants_convert_and_call_oxeye_daisies_daisy(name: str, tmp_path: Path) -> None:
+    # The width/depth rules must rebuild the checkpoint's exact shapes: assigning fails on any
+    # tensor that is missing, left over or shaped differently.
+    variant = backbone.LITE_VARIANTS[name]
+    classifier = load_lite0(tmp_path, include_top=True, variant=variant)
+    assert cache_path(tmp_path, variant).is_file() and cache_path(tmp_path, variant) != cache_path(tmp_path)
+    assert len(backbone._block_specs(variant)) == 21
+    assert classifier.input_shape == (None, variant.input_size, variant.input_size, 3)
+    batch = preprocess(np.stack([resize_for_model(_flower(OXEYE_DAISY, i), variant.input_size) for i in range(5)]))
+    top5 = np.argsort(-np.asarray(classifier(batch, training=False)), axis=1)[:, :5]
+    assert top5[0, 0] == IMAGENET_DAISY
+    assert sum(IMAGENET_DAISY in row for row in top5) >= 4
+
+
+def test_training_features_come_from_the_chosen_backbone_at_its_input_size(tmp_path: Path) -> None:
+    from inference.embedding.embedder import pooled_features_function
+    from inference.embedding.training import LabelledPhotos, features_extract
+
+    lite1 = backbone.LITE_VARIANTS["lite1"]
+    photo = sorted((FLOWERS / OXEYE_DAISY).glob("*.jpg"))[0] if FLOWERS.is_dir() else pytest.skip("no flowers")
+    features, readable = features_extract(LabelledPhotos([photo], np.array([0]), ["daisy"]), tmp_path, 2, 0,
+                                          lambda line: None, progress=False, variant=lite1)
+    assert features.shape == (1, 2, 1280) and readable.all()
+    forward = pooled_features_function(load_lite0(tmp_path, variant=lite1), lite1.input_size)
+    rgb = load_rgb(photo.read_bytes(), max_side=WORKING_MAX_SIDE)
+    expected = forward(preprocess(resize_for_model(rgb, lite1.input_size)[None])).numpy()[0]
+    np.testing.assert_allclose(features[0, 0], expected, rtol=1e-4, atol=1e-5)
 
 
 def test_embeddings_are_deterministic_unit_float32(embedder: Embedder) -> None:

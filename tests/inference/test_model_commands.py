@@ -3,7 +3,7 @@
 import numpy as np
 import PIL.Image
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 
 from inference.images import WORKING_MAX_SIDE, load_rgb
 from inference.services import pipeline_get
@@ -43,3 +43,9 @@ def test_embed_images_matches_the_pipeline(photo_dir, tmp_path):
     whole = np.load(tmp_path / "whole.npz")["vectors"]
     np.testing.assert_allclose(whole[2], expected.whole_vector, atol=1e-4)
     assert not np.allclose(whole[2], data["vectors"][2], atol=1e-3), "--no-crop must change the vectors"
+
+
+def test_train_view_whitening_refuses_an_unknown_backbone(photo_dir, tmp_path):
+    with pytest.raises(CommandError, match="--backbone must be one of lite0, lite1, lite2, not 'lite9'"):
+        call_command("train_view_whitening", str(photo_dir), "--out", str(tmp_path / "out"), "--backbone", "lite9")
+    assert not (tmp_path / "out").exists()

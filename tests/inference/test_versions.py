@@ -51,11 +51,15 @@ def test_the_configured_version_follows_the_settings(settings, tmp_path):
 def test_the_default_is_the_view_whitened_embedder_and_its_weights_are_pinned():
     from hashlib import sha256
 
-    from inference.embedding.embedder import VIEW_WHITENING_PATH, VIEW_WHITENING_SHA256
+    from inference.embedding.embedder import EMBEDDING_MODELS
 
     assert DEFAULT_EMBEDDING_MODEL == "lite0-vw128"
-    # New weights change every vector: they must come with a new version (and this pin).
-    assert sha256(VIEW_WHITENING_PATH.read_bytes()).hexdigest() == VIEW_WHITENING_SHA256
+    assert set(EMBEDDING_MODELS) == set(EMBEDDING_VERSIONS)
+    pinned = {name: model for name, model in EMBEDDING_MODELS.items() if model.projection}
+    assert DEFAULT_EMBEDDING_MODEL in pinned
+    for model in pinned.values():
+        # New weights change every vector: they must come with a new version (and this pin).
+        assert sha256(model.projection.read_bytes()).hexdigest() == model.projection_sha256
 
 
 @pytest.mark.django_db

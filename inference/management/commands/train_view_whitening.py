@@ -31,24 +31,31 @@ class Command(BaseCommand):
         parser.add_argument("--shrinkage", type=float, default=DEFAULT_SHRINKAGE,
                             help="share of the largest within-photo variance added before whitening")
         parser.add_argument("--seed", type=int, default=0)
+        parser.add_argument("--backbone", default="lite0",
+                            help="EfficientNet-Lite variant whose pooled features are projected (lite0, lite1, lite2)")
         parser.add_argument("--features-cache", type=Path, help="keep backbone features in this .npz between runs")
 
     def handle(self, *args, photos: list[Path], out: Path, views: int, shrinkage: float, seed: int,
-               features_cache: Path | None, **options):
+               features_cache: Path | None, backbone: str, **options):
+        from inference.embedding.backbone import LITE_VARIANTS
         from inference.embedding.training import LabelledPhotos, features_extract
         from inference.embedding.view_whitening import shot_view, view_whitening_fit
         from inference.versions import EMBEDDING_DIM
 
         if views < 2:
             raise CommandError("--views must be at least 2: the whole frame and one shot")
+        if backbone not in LITE_VARIANTS:
+            raise CommandError(f"--backbone must be one of {', '.join(LITE_VARIANTS)}, not {backbone!r}")
         started = time.perf_counter()
         paths = [path for folder in photos for path in photo_paths(folder)]
         scanned = LabelledPhotos(paths, np.arange(len(paths)), [])
         features, readable = features_extract(
             scanned, settings.MODEL_CACHE_DIR, views, seed, log=self.stderr.write,
             progress=options["verbosity"] > 0, features_cache=features_cache, augment=shot_view,
+            variant=LITE_VARIANTS[backbone],
         )
-        report = {"photos": [str(p) for p in photos], "photos_used": int(readable.sum()), "views": views,
+        report = {"photos": [str(p) for p in photos], "backbone": backbone, "photos_used": int(readable.sum()),
+                  "views": views,
                   "shrinkage": shrinkage, "seed": seed, "skipped": scanned.skipped}
         head = view_whitening_fit(features[readable], dim=EMBEDDING_DIM, shrinkage=shrinkage, meta=report)
         out.mkdir(parents=True, exist_ok=True)
