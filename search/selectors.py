@@ -30,6 +30,8 @@ HNSW_ITERATIVE_SCAN = "relaxed_order"
 # ef_search 200 and iterative scan: 6 graphs in 150 missed one or more photos with m 8, none with
 # m 16 (ad hoc, closing note of the session that adopted m 8).
 EXACT_SEARCH_BELOW = 2000
+# Columns of an embedding row that a results page never reads.
+RESULT_ROW_DEFERRED = ("vector", "whole_vector", "crop_vector")
 
 
 def hnsw_session_settings(*, wanted: int = 0) -> dict[str, object]:
@@ -90,9 +92,10 @@ def image_similar_queryset(*, viewer, vector, model_version: str, exclude_image_
         ImageEmbedding.objects.filter(model_version=model_version)
         .filter(visible_to(viewer))
         .select_related("image", "image__owner")
-        # The rows' own vectors are never read (distances are computed in SQL): fetching and
-        # parsing three 128-float vectors for each of 25 rows was web CPU spent for nothing.
-        .defer("vector", "whole_vector", "crop_vector")
+        # The rows' own vectors are never read (distances are computed in SQL): 3 x 128 floats a
+        # row sent as text and parsed back by Django cost the web process 0.6-2.5 ms a page and
+        # the server a few tenths (README, "Capacity").
+        .defer(*RESULT_ROW_DEFERRED)
         .annotate(distance=ranking_distance(vector))
     )
     if whole_vector is not None:

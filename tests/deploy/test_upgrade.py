@@ -119,3 +119,60 @@ def test_a_database_of_the_previous_release_upgrades_with_its_data():
     assert outside.file.name == "queries/q.jpg"
     upload = ResumableUpload.objects.get()
     assert (upload.owner.username, upload.upload_length, upload.upload_offset) == ("alice", 100, 40)
+
+
+def _hnsw_indexes() -> list[str]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'inference_imageembedding'"
+                       " AND indexdef ILIKE '%USING hnsw%' ORDER BY indexname")
+        return [row[0] for row in cursor.fetchall()]
+
+
+def _half_index_valid() -> bool | None:
+    """indisvalid of 0006's index; None when there is none."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
+                       " WHERE c.relname = 'embedding_vector_half_hnsw'")
+        row = cursor.fetchone()
+    return None if row is None else row[0]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failed_concurrent_index_build_is_recovered_as_the_readme_says():
+    """A CREATE INDEX CONCURRENTLY that fails (cancelled, out of disk, a bad row) leaves an INVALID
+    index behind and 0006 unrecorded. README ("Capacity"): find it by pg_index.indisvalid, DROP
+    INDEX CONCURRENTLY, migrate again. The failure here is a row whose vector does not fit half
+    precision, the one way to make the build fail on cue."""
+    before_0006 = [("inference", "0005_analysis_worker")]
+    _migrate(before_0006)
+    try:
+        # Only 0006 is unapplied and it changes no column: today's models fit the tables.
+        from django.contrib.auth import get_user_model
+
+        from gallery.models import Image
+        from inference.models import ImageEmbedding
+
+        owner = get_user_model().objects.create(username="alice", password="!")
+        image = Image.objects.create(owner=owner, file="images/0.jpg", content_type="image/jpeg", sha256="0" * 64,
+                                     size_bytes=1, width=4, height=3)
+        too_big = [1e6] * DIM  # above halfvec's largest value, 65504: the cast in the index fails
+        bad = ImageEmbedding.objects.create(image=image, model_version="v", vector=too_big, whole_vector=too_big,
+                                            crop_vector=too_big, owner=owner, visibility="private")
+        with pytest.raises(Exception, match="out of range for type halfvec"):
+            _migrate(_heads())
+        assert _half_index_valid() is False  # left behind, INVALID: never used by a query
+        assert _hnsw_indexes() == ["embedding_vector_half_hnsw", "embedding_vector_hnsw"]  # search keeps the old one
+        with pytest.raises(Exception, match="already exists"):
+            _migrate(_heads())  # migrating again alone does not help: the name is taken
+
+        bad.delete()  # the cause, then the operator's two steps
+        with connection.cursor() as cursor:
+            cursor.execute("DROP INDEX CONCURRENTLY embedding_vector_half_hnsw")
+        _migrate(_heads())
+        assert _half_index_valid() is True
+    finally:
+        if _half_index_valid() is False:
+            with connection.cursor() as cursor:
+                cursor.execute("DROP INDEX CONCURRENTLY embedding_vector_half_hnsw")
+        _migrate(_heads())  # whatever happened, later tests get the current schema
+    assert _hnsw_indexes() == ["embedding_vector_half_hnsw"]

@@ -13,6 +13,7 @@ from inference.models import ImageAnalysis, ImageEmbedding
 from inference.versions import EMBEDDING_DIM
 from search.selectors import (
     HNSW_EF_SEARCH,
+    RESULT_ROW_DEFERRED,
     hnsw_session_settings,
     image_similar_list,
     image_similar_page,
@@ -98,6 +99,7 @@ def test_similar_query_uses_the_hnsw_index(make_user):
         rows = list(queryset)
     assert "embedding_vector_half_hnsw" in plan, plan
     assert len(rows) == 24
+    assert set(RESULT_ROW_DEFERRED) <= rows[0].get_deferred_fields()  # a page never reads the vectors
     visible = {img.id for img in images if img.owner_id == owners[0].id or img.visibility == Visibility.PUBLIC}
     assert all(row.image_id in visible for row in rows)
 
