@@ -73,6 +73,9 @@ def _media_root(request, tmp_path):
         from django.core.cache import cache
 
         cache.clear()  # rate-limit and throttle counters must not leak from one test into the next
+        from search.selectors import large_versions_forget
+
+        large_versions_forget()  # a version counted large in one test is empty in the next
 
 
 def database_url_for_tests() -> str:

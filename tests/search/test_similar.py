@@ -11,6 +11,7 @@ from gallery.models import AnalysisStatus, Image, Visibility
 from inference.configuration import configured_model_version
 from inference.models import ImageAnalysis, ImageEmbedding
 from inference.versions import EMBEDDING_DIM
+from search import selectors
 from search.selectors import (
     HNSW_EF_SEARCH,
     RESULT_ROW_DEFERRED,
@@ -122,6 +123,34 @@ def test_a_small_gallery_is_searched_exactly_and_every_photo_is_found(make_user)
     page = image_similar_page(viewer=owner, image=query, limit=50)
     assert {result.image.id for result in page.results} == others and not page.has_more
     assert [r.similarity for r in page.results] == sorted((r.similarity for r in page.results), reverse=True)
+
+
+def test_a_large_version_is_counted_once_a_minute_and_a_shrunk_one_goes_back_to_exact(make_user, monkeypatch):
+    """The exact-scan switch counts a version's vectors; a version seen large is trusted for
+    LARGE_VERSION_RECOUNT_SECONDS, then counted again, so a gallery emptied by mass deletion is
+    searched exactly once more."""
+    from django.test.utils import CaptureQueriesContext
+
+    monkeypatch.setattr(selectors, "EXACT_SEARCH_BELOW", 5)
+    owner = make_user()
+    rng = np.random.default_rng(4)
+    images = [indexed_image(owner, unit(rng.normal(size=EMBEDDING_DIM))) for _ in range(6)]
+    version = configured_model_version()
+
+    def session_set() -> tuple[str, bool]:
+        """(enable_indexscan, whether the vectors were counted) for one page's transaction."""
+        with transaction.atomic(), CaptureQueriesContext(connection) as queries, connection.cursor() as cursor:
+            search_session_set(cursor, version=version, wanted=25)
+            cursor.execute("SHOW enable_indexscan")
+            return cursor.fetchone()[0], any("count(*)" in q["sql"] for q in queries.captured_queries)
+
+    assert session_set() == ("on", True)
+    assert session_set() == ("on", False)  # trusted: not counted again
+    ImageEmbedding.objects.filter(image__in=images[:4]).delete()
+    assert session_set() == ("on", False)  # still within the minute
+    monkeypatch.setattr(selectors, "LARGE_VERSION_RECOUNT_SECONDS", 0.0)
+    assert session_set() == ("off", True)  # counted again: 2 vectors, an exact scan
+    assert session_set() == ("off", True)  # a small version is counted on every page
 
 
 def test_filtered_query_stays_on_the_index_and_fills_the_page_when_little_is_visible(make_user):
