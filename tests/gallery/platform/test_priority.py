@@ -5,15 +5,19 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
+from gallery.platform.priority import AUTOGROUP
 from tests.conftest import ROOT
 
 
-def run_python(code: str, *, start_niceness: int = 0) -> str:
+def run_python(code: str, *, start_niceness: int = 0, new_session: bool = False) -> str:
     # In a child process: niceness cannot be lowered again without privileges, so never touch this one.
     command = [sys.executable, "-c", code]
     if start_niceness:
         command = ["nice", "-n", str(start_niceness), *command]
-    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=60,
+                            start_new_session=new_session)
     assert result.returncode == 0, result.stderr
     return result.stdout.strip()
 
@@ -55,3 +59,24 @@ def test_a_bulk_import_runs_at_the_workers_priority(tmp_path):
             f"import_images.Command().handle(directory=__import__('pathlib').Path({str(tmp_path)!r}), user='x', "
             "public=False, verbosity=0); print(os.getpriority(os.PRIO_PROCESS, 0))")
     assert run_python(code).splitlines()[-1] == "10"
+
+
+RAISE_AND_READ_GROUP = (
+    "from pathlib import Path; from gallery.platform.priority import process_niceness_raise; "
+    "process_niceness_raise(niceness=10); print(Path('/proc/self/autogroup').read_text().split()[-1])"
+)
+needs_autogroups = pytest.mark.skipif(not AUTOGROUP.exists(), reason="kernel without autogroups")
+
+
+@needs_autogroups
+def test_a_session_leader_lowers_its_sessions_priority_too():
+    """serve starts the worker in a session of its own: with autogroups the kernel shares the CPU
+    between sessions before niceness counts, so the session's group must be niced as well."""
+    assert run_python(RAISE_AND_READ_GROUP, new_session=True) == "10"
+
+
+@needs_autogroups
+def test_a_process_inside_someone_elses_session_leaves_the_session_alone():
+    """A worker started from the shell the web runs in must not slow the web's session down."""
+    before = AUTOGROUP.read_text().split()[-1]
+    assert run_python(RAISE_AND_READ_GROUP) == before
