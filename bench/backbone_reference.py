@@ -33,12 +33,12 @@ def main() -> None:
 
     import tensorflow as tf
 
-    from inference.embedding.backbone import load_lite0, preprocess
+    from inference.embedding.backbone import load_lite, preprocess
     from inference.embedding.embedder import pooled_features_function, resize_for_model
     from inference.embedding.retrieval import DISTRACTORS_FOLDER, holidays_metrics, retrieval_metrics
     from inference.images import WORKING_MAX_SIDE, load_rgb
 
-    forward = pooled_features_function(load_lite0(args.cache_dir))
+    forward = pooled_features_function(load_lite(args.cache_dir))
     paths = sorted(p for p in args.dir.rglob("*") if p.suffix.lower() in {".jpg", ".jpeg", ".png"})
     labels = [p.relative_to(args.dir).parts[0] for p in paths]
     features = np.concatenate([

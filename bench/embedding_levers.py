@@ -76,7 +76,7 @@ def features_cached(variants: list[str], folder: Path, every: int, cache: Path, 
         import keras
         import tensorflow as tf
 
-        from inference.embedding.backbone import LITE_VARIANTS, load_lite0, preprocess
+        from inference.embedding.backbone import LITE_VARIANTS, load_lite, preprocess
         from inference.images import WORKING_MAX_SIDE, load_rgb, saliency_crop_box, squash_resize
         from inference.saliency.models import saliency_model_load
 
@@ -84,7 +84,7 @@ def features_cached(variants: list[str], folder: Path, every: int, cache: Path, 
         maps = {}
         for name in missing:
             variant = LITE_VARIANTS[name]
-            model = load_lite0(cache_dir, include_top=True, variant=variant)
+            model = load_lite(cache_dir, include_top=True, variant=variant)
             last = keras.Model(model.input, model.get_layer("head_relu6").output)
             maps[name] = (variant.input_size, tf.function(last, input_signature=[
                 tf.TensorSpec((None, variant.input_size, variant.input_size, 3), tf.float32)]))

@@ -51,8 +51,6 @@ _STAGES = (
 )
 
 
-
-
 class LiteVariant(NamedTuple):
     """One EfficientNet-Lite size: its multipliers (efficientnet_lite_builder) and pinned checkpoint."""
 
@@ -178,7 +176,7 @@ def _verified_bytes(path: Path, variant: LiteVariant) -> bytes:
     return data
 
 
-def lite0_state_dict(path: Path | str, variant: LiteVariant = LITE0) -> dict[str, np.ndarray]:
+def lite_state_dict(path: Path | str, variant: LiteVariant = LITE0) -> dict[str, np.ndarray]:
     """Read the variant's sha256-pinned ``.pth`` into numpy arrays, in checkpoint order."""
     path = Path(path)
     f = io.BytesIO(_verified_bytes(path, variant))
@@ -258,7 +256,7 @@ def _block_specs(variant: LiteVariant = LITE0) -> list[tuple[int, int, int, int,
     return specs
 
 
-def lite0_trunk(
+def lite_trunk(
     inputs: keras.KerasTensor, conv_bn: Callable[..., keras.KerasTensor], keep: tuple[int, ...] = (),
     variant: LiteVariant = LITE0,
 ) -> tuple[keras.KerasTensor, list[keras.KerasTensor]]:
@@ -280,7 +278,7 @@ def lite0_trunk(
     return x, kept
 
 
-def build_lite0(include_top: bool = False, variant: LiteVariant = LITE0) -> keras.Model:
+def build_lite(include_top: bool = False, variant: LiteVariant = LITE0) -> keras.Model:
     """EfficientNet-Lite on normalised (None, S, S, 3) float32 input (S = variant.input_size:
     224 for Lite0), randomly initialised.
 
@@ -288,7 +286,7 @@ def build_lite0(include_top: bool = False, variant: LiteVariant = LITE0) -> kera
     """
     size = variant.input_size
     inputs = keras.Input((size, size, 3), dtype="float32", name="image")
-    x, _ = lite0_trunk(inputs, _conv_bn, variant=variant)
+    x, _ = lite_trunk(inputs, _conv_bn, variant=variant)
     x = _conv_bn(x, "head", HEAD_CHANNELS, 1, 1, depthwise=False, relu=True)
     x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
     if include_top:
@@ -313,7 +311,7 @@ def _torch_to_keras_names(variant: LiteVariant = LITE0) -> dict[str, str]:
 
 
 def assign_lite0_weights(model: keras.Model, state: dict[str, np.ndarray], variant: LiteVariant = LITE0) -> None:
-    """Copy a torch state dict into ``build_lite0(include_top=True, variant)``; every tensor used once."""
+    """Copy a torch state dict into ``build_lite(include_top=True, variant)``; every tensor used once."""
     state = dict(state)
 
     def take(key: str) -> np.ndarray:
@@ -352,15 +350,15 @@ def cache_path(cache_dir: Path, variant: LiteVariant = LITE0) -> Path:
     return Path(cache_dir) / f"{variant.name}-imagenet-{variant.pth_sha256[:16]}.weights.h5"
 
 
-def load_lite0(cache_dir: Path, include_top: bool = False, variant: LiteVariant = LITE0) -> keras.Model:
+def load_lite(cache_dir: Path, include_top: bool = False, variant: LiteVariant = LITE0) -> keras.Model:
     """An EfficientNet-Lite (Lite0 unless told) with ImageNet weights, converted from its .pth on
     first use and cached in cache_dir."""
-    model = build_lite0(include_top=True, variant=variant)
+    model = build_lite(include_top=True, variant=variant)
     target = cache_path(cache_dir, variant)
     if target.is_file():
         model.load_weights(target)
     else:
-        assign_lite0_weights(model, lite0_state_dict(lite_pth_path(variant), variant), variant)
+        assign_lite0_weights(model, lite_state_dict(lite_pth_path(variant), variant), variant)
         target.parent.mkdir(parents=True, exist_ok=True)
         # Write next to the target and rename so a concurrent or interrupted run never sees half a file.
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".weights.h5")

@@ -122,7 +122,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from inference.embedding.backbone import HEAD_CHANNELS, LITE0, LiteVariant, load_lite0, preprocess
+from inference.embedding.backbone import HEAD_CHANNELS, LITE0, LiteVariant, load_lite, preprocess
 from inference.embedding.head import head_load
 from inference.images import squash_resize
 from inference.versions import DEFAULT_EMBEDDING_MODEL, EMBEDDING_DIM, EMBEDDING_VERSIONS, embedder_version
@@ -198,7 +198,7 @@ class Embedder:
         projection = head or served.projection
         variant = LITE0 if head else served.backbone
         self.input_size = variant.input_size
-        backbone = load_lite0(cache_dir, include_top=False, variant=variant)
+        backbone = load_lite(cache_dir, include_top=False, variant=variant)
         if projection:
             trained = head_load(projection, HEAD_CHANNELS, self.dim)
             kernel, bias = tf.constant(trained.kernel), tf.constant(trained.bias)

@@ -146,10 +146,10 @@ def features_extract(
     import tensorflow as tf
     from tqdm import tqdm
 
-    from inference.embedding.backbone import HEAD_CHANNELS, load_lite0, preprocess
+    from inference.embedding.backbone import HEAD_CHANNELS, load_lite, preprocess
     from inference.embedding.embedder import pooled_features_function
 
-    forward = pooled_features_function(load_lite0(cache_dir, variant=variant), variant.input_size)
+    forward = pooled_features_function(load_lite(cache_dir, variant=variant), variant.input_size)
     rng = np.random.default_rng(seed)
     features = np.zeros((len(photos.paths), views, HEAD_CHANNELS), dtype=np.float32)
     readable = np.zeros(len(photos.paths), dtype=bool)
@@ -279,7 +279,7 @@ def embedder_train(
     features_cache: Path | None = None,
 ) -> dict:
     """Train a head on DATA, validate the recipe on held-out classes, write OUT/head.npz + README.md."""
-    from inference.embedding.backbone import load_lite0
+    from inference.embedding.backbone import load_lite
     from inference.embedding.embedder import head_subspace_projection
     from inference.embedding.retrieval import retrieval_metrics
 
@@ -304,7 +304,7 @@ def embedder_train(
         log(f"validating the recipe: {len(train_classes)} training classes, {len(val_classes)} held out")
         trial = _served(head_fit(features[in_train], photos.labels[in_train], config, meta, progress, log))
         whole = features[in_val, 0]  # the whole frame, as served
-        data_free = head_subspace_projection(load_lite0(cache_dir), trial.kernel.shape[1])
+        data_free = head_subspace_projection(load_lite(cache_dir), trial.kernel.shape[1])
         metrics = {
             "arcface head (128-D)": retrieval_metrics(trial.project(whole), photos.labels[in_val]),
             "data-free projection (128-D)": retrieval_metrics(whole @ data_free, photos.labels[in_val]),

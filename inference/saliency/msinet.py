@@ -16,7 +16,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from inference.embedding.backbone import BN_EPSILON, lite0_trunk
+from inference.embedding.backbone import BN_EPSILON, lite_trunk
 
 ASPP_RATES = (4, 8, 12)
 
@@ -121,15 +121,15 @@ def _lite0_conv_bn(
 
 def build_lite0_encoder() -> keras.Model:
     """Lite0 up to its last block on (None, None, None, 3) normalised input; layer names match
-    ``backbone.build_lite0`` so ImageNet weights copy over by name. Outputs the feature maps at
+    ``backbone.build_lite`` so ImageNet weights copy over by name. Outputs the feature maps at
     strides 8, 16 and 32 (40, 112 and 320 channels)."""
     inputs = keras.Input((None, None, 3), name="image")
-    _, features = lite0_trunk(inputs, _lite0_conv_bn, keep=LITE0_FEATURE_BLOCKS)
+    _, features = lite_trunk(inputs, _lite0_conv_bn, keep=LITE0_FEATURE_BLOCKS)
     return keras.Model(inputs, features, name="lite0_encoder")
 
 
 def copy_lite0_weights(encoder: keras.Model, imagenet: keras.Model) -> None:
-    """Copy ImageNet weights from ``backbone.load_lite0(..., include_top=True)`` into the encoder."""
+    """Copy ImageNet weights from ``backbone.load_lite(..., include_top=True)`` into the encoder."""
     for layer in encoder.layers:
         if layer.weights:
             layer.set_weights(imagenet.get_layer(layer.name).get_weights())
@@ -193,11 +193,11 @@ def count_params(model: keras.Model) -> int:
 
 
 def lite0_encoder_load(cache_dir) -> keras.Model:
-    """The Lite0 encoder with ImageNet weights (converted and cached by ``backbone.load_lite0``)."""
-    from inference.embedding.backbone import load_lite0
+    """The Lite0 encoder with ImageNet weights (converted and cached by ``backbone.load_lite``)."""
+    from inference.embedding.backbone import load_lite
 
     encoder = build_lite0_encoder()
-    copy_lite0_weights(encoder, load_lite0(cache_dir, include_top=True))
+    copy_lite0_weights(encoder, load_lite(cache_dir, include_top=True))
     return encoder
 
 

@@ -14,8 +14,8 @@ from inference.embedding.backbone import (
     CheckpointError,
     cache_path,
     lite0_pth_path,
-    lite0_state_dict,
-    load_lite0,
+    lite_state_dict,
+    load_lite,
     preprocess,
 )
 from inference.embedding.embedder import Embedder, resize_for_model
@@ -41,7 +41,7 @@ def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def classifier(cache_dir: Path) -> keras.Model:
-    return load_lite0(cache_dir, include_top=True)  # converts from the .pth and fills the cache
+    return load_lite(cache_dir, include_top=True)  # converts from the .pth and fills the cache
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +50,7 @@ def embedder(classifier: keras.Model, cache_dir: Path) -> Embedder:
 
 
 def test_state_dict_has_every_tensor_with_torch_shapes() -> None:
-    state = lite0_state_dict(lite0_pth_path())
+    state = lite_state_dict(lite0_pth_path())
     # 49 conv (stem, head, 16 depthwise, 16 project, 15 expand) + 49 BN x 5 + fc weight and bias.
     assert len(state) == 296
     assert state["_conv_stem.weight"].shape == (32, 3, 3, 3)
@@ -67,9 +67,9 @@ def test_wrong_checkpoint_is_refused_by_name(tmp_path: Path) -> None:
     bogus = tmp_path / "bogus.pth"
     bogus.write_bytes(b"not the lite0 checkpoint")
     with pytest.raises(CheckpointError, match=r"bogus\.pth.*sha256"):
-        lite0_state_dict(bogus)
+        lite_state_dict(bogus)
     with pytest.raises(CheckpointError, match="missing.pth"):
-        lite0_state_dict(tmp_path / "missing.pth")
+        lite_state_dict(tmp_path / "missing.pth")
 
 
 def test_stride2_padding_is_tf_same() -> None:
@@ -86,10 +86,10 @@ def test_cache_is_written_and_reused(classifier: keras.Model, cache_dir: Path, m
         raise AssertionError("a cached load must not read the .pth")
 
     monkeypatch.setattr(backbone, "lite_pth_path", no_checkpoint)
-    reloaded = load_lite0(cache_dir, include_top=True)
+    reloaded = load_lite(cache_dir, include_top=True)
     for a, b in zip(classifier.get_weights(), reloaded.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
-    assert load_lite0(cache_dir).output.shape == (None, 1280)
+    assert load_lite(cache_dir).output.shape == (None, 1280)
 
 
 def test_converted_model_calls_oxeye_daisies_daisy(classifier: keras.Model) -> None:
@@ -106,7 +106,7 @@ def test_bigger_variants_convert_and_call_oxeye_daisies_daisy(name: str, tmp_pat
     # The width/depth rules must rebuild the checkpoint's exact shapes: assigning fails on any
     # tensor that is missing, left over or shaped differently.
     variant = backbone.LITE_VARIANTS[name]
-    classifier = load_lite0(tmp_path, include_top=True, variant=variant)
+    classifier = load_lite(tmp_path, include_top=True, variant=variant)
     assert cache_path(tmp_path, variant).is_file() and cache_path(tmp_path, variant) != cache_path(tmp_path)
     assert len(backbone._block_specs(variant)) == 21
     assert classifier.input_shape == (None, variant.input_size, variant.input_size, 3)
@@ -125,7 +125,7 @@ def test_training_features_come_from_the_chosen_backbone_at_its_input_size(tmp_p
     features, readable = features_extract(LabelledPhotos([photo], np.array([0]), ["daisy"]), tmp_path, 2, 0,
                                           lambda line: None, progress=False, variant=lite1)
     assert features.shape == (1, 2, 1280) and readable.all()
-    forward = pooled_features_function(load_lite0(tmp_path, variant=lite1), lite1.input_size)
+    forward = pooled_features_function(load_lite(tmp_path, variant=lite1), lite1.input_size)
     rgb = load_rgb(photo.read_bytes(), max_side=WORKING_MAX_SIDE)
     expected = forward(preprocess(resize_for_model(rgb, lite1.input_size)[None])).numpy()[0]
     np.testing.assert_allclose(features[0, 0], expected, rtol=1e-4, atol=1e-5)

@@ -13,7 +13,7 @@ from django.core.management import CommandError, call_command
 
 from inference.configuration import configured_embedding_head
 from inference.embedding.arcface import ArcFaceLogits, head_build, head_fold
-from inference.embedding.backbone import load_lite0, preprocess
+from inference.embedding.backbone import load_lite, preprocess
 from inference.embedding.embedder import Embedder, pooled_features_function, resize_for_model
 from inference.embedding.head import EmbeddingHead, HeadFileError, head_input, head_load
 from inference.embedding.retrieval import retrieval_metrics
@@ -138,7 +138,7 @@ def test_loading_a_head_changes_version_and_vectors(trained: Path) -> None:
     assert np.linalg.norm(b) == pytest.approx(1.0, abs=1e-5) and not np.allclose(a, b, atol=1e-2)
     np.testing.assert_allclose(b, with_head.embed([photo])[0], atol=1e-6)
     # Serving (TensorFlow) computes what training measured (EmbeddingHead.project in numpy).
-    features = pooled_features_function(load_lite0(settings.MODEL_CACHE_DIR))(preprocess(resize_for_model(photo)[None]))
+    features = pooled_features_function(load_lite(settings.MODEL_CACHE_DIR))(preprocess(resize_for_model(photo)[None]))
     expected = head_load(head_file, input_dim=1280, dim=128).project(np.asarray(features))[0]
     np.testing.assert_allclose(b, expected, atol=1e-4)
     with pytest.raises(FileNotFoundError, match="EMBEDDING_HEAD"):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from inference.embedding.backbone import load_lite0, preprocess
+from inference.embedding.backbone import load_lite, preprocess
 from inference.saliency.msinet import (
     build_lite0_encoder,
     build_lite0_head,
@@ -37,7 +37,7 @@ def test_lite0_model_predicts_at_stride_two_for_any_canvas() -> None:
 
 
 def test_lite0_encoder_reproduces_the_imagenet_backbone(settings) -> None:
-    imagenet = load_lite0(settings.MODEL_CACHE_DIR, include_top=True)
+    imagenet = load_lite(settings.MODEL_CACHE_DIR, include_top=True)
     encoder = build_lite0_encoder()
     copy_lite0_weights(encoder, imagenet)
     reference = tf.keras.Model(imagenet.input, imagenet.get_layer("block15_project_bn").output)
