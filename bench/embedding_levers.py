@@ -104,13 +104,10 @@ def features_cached(variants: list[str], folder: Path, every: int, cache: Path, 
     return {v: (np.load(f)["labels"], np.load(f)["features"].astype(np.float32)) for v, f in files.items()}
 
 
-def fused(whole: np.ndarray, crop: np.ndarray, weight: float) -> np.ndarray:
-    return _unit((1 - weight) * _unit(whole) + weight * _unit(crop))
-
-
 def scene_map(whole: np.ndarray, crop: np.ndarray, labels: np.ndarray) -> dict:
     """{crop weight: [mAP all groups, even groups, odd groups]}."""
     from inference.embedding.retrieval import DISTRACTORS_FOLDER, holidays_metrics
+    from inference.pipeline import fuse_vectors
 
     groups = [None if g == DISTRACTORS_FOLDER else g for g in labels]
     halves = [np.ones(len(groups), bool)] + [
@@ -118,20 +115,22 @@ def scene_map(whole: np.ndarray, crop: np.ndarray, labels: np.ndarray) -> dict:
     def score(vectors: np.ndarray, keep: np.ndarray) -> float:
         return round(holidays_metrics(vectors[keep], [g for g, k in zip(groups, keep, strict=True) if k])["mAP"], 3)
 
-    return {w: [score(fused(whole, crop, w), keep) for keep in halves] for w in CROP_WEIGHTS}
+    whole, crop = _unit(whole), _unit(crop)
+    return {w: [score(fuse_vectors(whole, crop, crop_weight=w), keep) for keep in halves] for w in CROP_WEIGHTS}
 
 
 def flowers_two_fold(project, whole: np.ndarray, crop: np.ndarray, labels: np.ndarray, seed: int) -> dict:
     """{crop weight: [R@1, mAP]} averaged over two class folds; project(held_classes, x) -> vectors."""
     from inference.embedding.retrieval import retrieval_metrics
+    from inference.pipeline import fuse_vectors
 
     folds = np.array_split(np.random.default_rng(seed).permutation(np.unique(labels)), 2)
     scores = {w: [] for w in CROP_WEIGHTS}
     for held in folds:
         test = np.isin(labels, held)
-        w_vec, c_vec = project(held, whole[test]), project(held, crop[test])
+        w_vec, c_vec = _unit(project(held, whole[test])), _unit(project(held, crop[test]))
         for w in CROP_WEIGHTS:
-            m = retrieval_metrics(fused(w_vec, c_vec, w), labels[test])
+            m = retrieval_metrics(fuse_vectors(w_vec, c_vec, crop_weight=w), labels[test])
             scores[w].append((m["recall@1"], m["mAP"]))
     return {w: [round(float(v), 3) for v in np.mean(s, axis=0)] for w, s in scores.items()}
 

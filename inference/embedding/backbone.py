@@ -88,10 +88,6 @@ def lite_pth_path(variant: LiteVariant = LITE0) -> Path:
     return Path(model_file.get_model_file_path())
 
 
-def lite0_pth_path() -> Path:
-    return lite_pth_path(LITE0)
-
-
 # --------------------------------------------------------------------------------------------------
 # Legacy torch serialisation reader (torch.save with _use_new_zipfile_serialization=False).
 #
@@ -310,7 +306,7 @@ def _torch_to_keras_names(variant: LiteVariant = LITE0) -> dict[str, str]:
     return names
 
 
-def assign_lite0_weights(model: keras.Model, state: dict[str, np.ndarray], variant: LiteVariant = LITE0) -> None:
+def assign_lite_weights(model: keras.Model, state: dict[str, np.ndarray], variant: LiteVariant = LITE0) -> None:
     """Copy a torch state dict into ``build_lite(include_top=True, variant)``; every tensor used once."""
     state = dict(state)
 
@@ -358,7 +354,7 @@ def load_lite(cache_dir: Path, include_top: bool = False, variant: LiteVariant =
     if target.is_file():
         model.load_weights(target)
     else:
-        assign_lite0_weights(model, lite_state_dict(lite_pth_path(variant), variant), variant)
+        assign_lite_weights(model, lite_state_dict(lite_pth_path(variant), variant), variant)
         target.parent.mkdir(parents=True, exist_ok=True)
         # Write next to the target and rename so a concurrent or interrupted run never sees half a file.
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".weights.h5")

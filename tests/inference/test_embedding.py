@@ -13,7 +13,7 @@ from inference.embedding import backbone
 from inference.embedding.backbone import (
     CheckpointError,
     cache_path,
-    lite0_pth_path,
+    lite_pth_path,
     lite_state_dict,
     load_lite,
     preprocess,
@@ -50,7 +50,7 @@ def embedder(classifier: keras.Model, cache_dir: Path) -> Embedder:
 
 
 def test_state_dict_has_every_tensor_with_torch_shapes() -> None:
-    state = lite_state_dict(lite0_pth_path())
+    state = lite_state_dict(lite_pth_path())
     # 49 conv (stem, head, 16 depthwise, 16 project, 15 expand) + 49 BN x 5 + fc weight and bias.
     assert len(state) == 296
     assert state["_conv_stem.weight"].shape == (32, 3, 3, 3)
