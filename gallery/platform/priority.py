@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from pathlib import Path
 
 logger = logging.getLogger(__name__)
@@ -11,6 +12,21 @@ logger = logging.getLogger(__name__)
 # Linux's scheduler group for this process's session ("/autogroup-123 nice 0"), where the kernel
 # has them (CONFIG_SCHED_AUTOGROUP; on by default in most distributions' kernels).
 AUTOGROUP = Path("/proc/self/autogroup")
+AUTOGROUP_LINE = re.compile(r"/autogroup-\d+ nice (-?\d+)")
+
+
+def session_group_niceness(pid: int | str = "self") -> int | None:
+    """The niceness of ``pid``'s session scheduler group; None where autogroups do not apply.
+
+    The file is missing on kernels without autogroups and empty where the process sits in a CPU
+    cgroup of its own (containers, systemd slices with CPU accounting): there the cgroup, not the
+    session, is what the scheduler shares between.
+    """
+    try:
+        match = AUTOGROUP_LINE.match(Path(f"/proc/{pid}/autogroup").read_text())
+    except OSError:
+        return None
+    return int(match.group(1)) if match else None
 
 
 def process_niceness_raise(*, niceness: int) -> int:
@@ -41,11 +57,9 @@ def session_group_niceness_raise(*, niceness: int) -> int | None:
     by a session leader, whose group holds nothing but itself and what it starts: a worker started
     from a shell beside the web must not slow the web down with it.
     """
-    try:
-        group = AUTOGROUP.read_text().split()  # ["/autogroup-123", "nice", "0"]
-    except OSError:
-        return None  # not Linux, or a kernel built without autogroups
-    current = int(group[-1])
+    current = session_group_niceness()
+    if current is None:
+        return None
     if niceness <= current or os.getsid(0) != os.getpid():
         return current
     try:

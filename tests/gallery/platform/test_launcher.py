@@ -11,12 +11,11 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 import psutil
 import pytest
 
-from gallery.platform.priority import AUTOGROUP
+from gallery.platform.priority import session_group_niceness
 from tests.conftest import ROOT, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -100,15 +99,11 @@ def assert_workers_yield_to_the_web(launcher_pid: int) -> None:
     workers, web = niceness_of("celery"), niceness_of("gunicorn")
     assert web and min(workers) > max(web), (workers, web)
     assert min(workers) >= 10  # settings.WORKER_NICENESS's default
-    if AUTOGROUP.exists():
+    if session_group_niceness() is not None:
         # serve starts each process in a session of its own: with autogroups on, the sessions'
         # groups share the CPU first, so the worker's group must be niced as well.
         workers, web = niceness_of("celery", of_session_group=True), niceness_of("gunicorn", of_session_group=True)
         assert web and workers and min(workers) >= 10 > max(web), (workers, web)
-
-
-def session_group_niceness(pid: int) -> int:
-    return int(Path(f"/proc/{pid}/autogroup").read_text().split()[-1])
 
 
 def assert_safe_defaults(base: str) -> None:
