@@ -7,7 +7,8 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import BooleanField, Count, Exists, ExpressionWrapper, OuterRef, Q
+from django.db.models import BooleanField, Count, Exists, ExpressionWrapper, OuterRef, Q, Subquery, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from gallery.models import AnalysisStatus, Image
@@ -30,6 +31,13 @@ def embedding_version_serving() -> str:
     """
     name = ModelVersion.objects.filter(status=VersionStatus.ACTIVE).values_list("name", flat=True).first()
     return name or configured_model_version()
+
+
+def embedding_version_serving_expression() -> Coalesce:
+    """embedding_version_serving as an SQL expression, for a query that needs the version and
+    its rows in one statement (a results page): the same rule, read in the same snapshot."""
+    active = ModelVersion.objects.filter(status=VersionStatus.ACTIVE).order_by("pk").values("name")[:1]
+    return Coalesce(Subquery(active), Value(configured_model_version()))
 
 
 def version_built_by_workers() -> str:
