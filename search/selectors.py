@@ -39,6 +39,15 @@ LARGE_VERSION_RECOUNT_SECONDS = 60.0
 _large_version_counted_at: dict[str, float] = {}
 # Columns of an embedding row that a results page never reads.
 RESULT_ROW_DEFERRED = ("vector", "whole_vector", "crop_vector")
+# What a result shows of its photo and owner: the tiles (templates/search/_similar_tiles.html) and
+# the API's photo summary (gallery.api.photos.PhotoSummarySerializer). The rest of the two rows
+# (file names, hashes, the owner's password hash and last login) is never read, and the cached
+# tiles are keyed by what was loaded (gallery.platform.fragments), so a log-in by a result's
+# owner no longer makes every page that shows their photos render its tiles again.
+RESULT_PHOTO_COLUMNS = ("image__id", "image__owner", "image__title", "image__visibility", "image__width",
+                        "image__height", "image__created", "image__taken_at", "image__analysis_status",
+                        "image__display", "image__thumbnail_square", "image__thumbnail_wide",
+                        "image__owner__username")
 
 
 def hnsw_session_settings(*, wanted: int = 0) -> dict[str, object]:
@@ -102,7 +111,7 @@ def image_similar_queryset(*, viewer, vector, model_version: str, exclude_image_
         # The rows' own vectors are never read (distances are computed in SQL): 3 x 128 floats a
         # row sent as text and parsed back by Django cost the web process 0.6-2.5 ms a page and
         # the server a few tenths (README, "Capacity").
-        .defer(*RESULT_ROW_DEFERRED)
+        .only("image", "model_version", "owner", "visibility", *RESULT_PHOTO_COLUMNS)
         .annotate(distance=ranking_distance(vector), overlay_map=_overlay_map(model_version))
     )
     if whole_vector is not None:
