@@ -161,6 +161,7 @@ def _child(args) -> None:
     import gallery.config.wsgi  # noqa: F401 - what gunicorn imports in each worker, whatever it sets up
 
     photo_ids = args.ids.split(",")
+    _library_version_ensure(photo_ids)
     viewer, _ = get_user_model().objects.get_or_create(username="page-cpu-viewer")
     client = Client()
     client.force_login(viewer)
@@ -208,3 +209,21 @@ def _child(args) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def _library_version_ensure(photo_ids: list[str]) -> None:
+    """Give the library an analysis and embedding of the version this code serves (another tree
+    may default to another embedder), copied from the rows seeded: otherwise its photo pages
+    would show no similar photos and look cheaper than they are."""
+    from inference.models import ImageAnalysis, ImageEmbedding
+    from inference.selectors import embedding_version_serving
+
+    version = embedding_version_serving()
+    for model in (ImageAnalysis, ImageEmbedding):
+        have = set(model.objects.filter(image_id__in=photo_ids, model_version=version).values_list("image_id", flat=True))
+        for row in model.objects.filter(image_id__in=photo_ids).exclude(image_id__in=have).order_by("image_id", "-id"):
+            if row.image_id in have:
+                continue
+            have.add(row.image_id)
+            row.pk, row.model_version = None, version
+            row.save()
