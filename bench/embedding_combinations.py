@@ -1,5 +1,5 @@
-"""Issue 13's untried combinations, through the served recipe: mirror averaging, a second input
-scale and R-MAC, each fed to the view-whitened 128-D projection and fused with the salient crop.
+"""Issue 13's untried combinations, through the served recipe: mirror averaging and bigger or
+multi-scale inputs, each fed to the view-whitened 128-D projection and fused with the salient crop.
 
     .venv/bin/python bench/embedding_combinations.py [--cache /tmp/embedding-levers]
         [--osie ../shared/data/saliency/osie/images] [--flowers /tmp/flowers102-split/train]
