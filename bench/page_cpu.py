@@ -220,8 +220,9 @@ def _library_version_ensure(photo_ids: list[str]) -> None:
 
     version = embedding_version_serving()
     for model in (ImageAnalysis, ImageEmbedding):
-        have = set(model.objects.filter(image_id__in=photo_ids, model_version=version).values_list("image_id", flat=True))
-        for row in model.objects.filter(image_id__in=photo_ids).exclude(image_id__in=have).order_by("image_id", "-id"):
+        rows = model.objects.filter(image_id__in=photo_ids)
+        have = set(rows.filter(model_version=version).values_list("image_id", flat=True))
+        for row in rows.exclude(image_id__in=have).order_by("image_id", "-id"):
             if row.image_id in have:
                 continue
             have.add(row.image_id)
