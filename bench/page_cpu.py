@@ -100,7 +100,9 @@ def _measure_in(code: Path, photo_ids: list[str], requests: int, profile: str | 
         command += ["--profile", profile]
     if warm:
         command += ["--warm"]
-    done = subprocess.run(command, cwd=code, env=env, check=True, capture_output=not profile, text=True)
+    done = subprocess.run(command, cwd=code, env=env, capture_output=not profile, text=True)
+    if done.returncode:
+        raise SystemExit(f"measuring {code} failed:\n{done.stderr}")
     return {} if profile else json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -170,16 +172,18 @@ def _child(args) -> None:
         return {"gallery_page": "/", "my_photos": "/mine/", "photo_page": f"/photos/{photo}/",
                 "similar_more": f"/photos/{photo}/similar?offset=12"}[kind]
 
-    def get(path: str) -> None:
+    def get(path: str) -> bytes:
         response = client.get(path)
         if response.status_code != 200:
             raise SystemExit(f"{path}: HTTP {response.status_code}")
-        b"".join(response)
+        return b"".join(response)
 
     rng = random.Random(11)
     for kind in PAGE_MIX:  # warm: every photo's fragments in the cache (once per tree), connections open
         for photo in photo_ids if args.warm else photo_ids[:3]:
-            get(url(kind, photo))
+            page = get(url(kind, photo))
+            if kind in ("photo_page", "similar_more") and b"similar-tile" not in page:
+                raise SystemExit(f"{url(kind, photo)} shows no similar photos: nothing like a real page is measured")
     if args.profile:
         import cProfile
         import pstats
@@ -207,10 +211,6 @@ def _child(args) -> None:
     print(json.dumps(result))
 
 
-if __name__ == "__main__":
-    main()
-
-
 def _library_version_ensure(photo_ids: list[str]) -> None:
     """Give the library an analysis and embedding of the version this code serves (another tree
     may default to another embedder), copied from the rows seeded: otherwise its photo pages
@@ -228,3 +228,7 @@ def _library_version_ensure(photo_ids: list[str]) -> None:
             have.add(row.image_id)
             row.pk, row.model_version = None, version
             row.save()
+
+
+if __name__ == "__main__":
+    main()
