@@ -70,9 +70,12 @@ def measured_row(size: dict, *, design: str, ef: int, split: str, load) -> dict:
     unfiltered, filtered = point("unfiltered"), point("filtered")
     return {
         "photos": size["photos"], "extrapolated": False,
-        "database_mb": found["database_mb"], "index_mb": found["hnsw_index_mb"],
+        "database_mb": found["database_mb"],
+        # Every index search keeps hot: the graph of every photo, the public photos' graph and the
+        # owner B-tree of the split filtered query (each run reports the ones it built).
+        "index_mb": found["hnsw_index_mb"] + found.get("public_hnsw_index_mb", 0) + found.get("owner_btree_mb", 0),
         "embedding_table_mb": size["embedding_table_mb"],
-        "build_s": found["hnsw_build_s"],
+        "build_s": found["hnsw_build_s"] + found.get("public_hnsw_build_s", 0),
         "unfiltered_p50_ms": unfiltered["p50_ms"], "unfiltered_p95_ms": unfiltered["p95_ms"],
         "filtered_p50_ms": filtered["p50_ms"], "filtered_p95_ms": filtered["p95_ms"],
         "unfiltered_cpu_ms": unfiltered.get("backend_cpu_ms_per_query"),
@@ -111,7 +114,7 @@ def next_steps(row: dict) -> list[str]:
 
 
 def markdown(rows: list[dict]) -> str:
-    lines = ["| photos | database | HNSW index | RAM to keep search hot: index / with the vectors | index build | "
+    lines = ["| photos | database | search indexes | RAM to keep search hot: index / with the vectors | index build | "
              "unfiltered p50 / p95 | filtered p50 / p95 | next step |",
              "|---|---|---|---|---|---|---|---|"]
     for row in rows:
