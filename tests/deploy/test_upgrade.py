@@ -180,3 +180,51 @@ def test_a_failed_concurrent_index_build_is_recovered_as_the_readme_says():
                 cursor.execute("DROP INDEX CONCURRENTLY embedding_vector_half_hnsw")
         _migrate(_heads())  # whatever happened, later tests get the current schema
     assert _hnsw_indexes() == ["embedding_public_half_hnsw", "embedding_vector_half_hnsw"]
+
+
+def _index_valid(name: str) -> bool | None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
+                       " WHERE c.relname = %s", [name])
+        row = cursor.fetchone()
+    return None if row is None else row[0]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_cancelled_build_of_the_public_index_is_recovered_as_its_migration_says():
+    """0007's documented recovery, for the other way a build fails: cancelled. A writer's open
+    transaction makes CREATE INDEX CONCURRENTLY wait after it has created its (invalid) index;
+    statement_timeout cancels it there, as an operator's pg_cancel_backend would."""
+    import psycopg
+
+    from tests.conftest import database_url_for_tests
+
+    _migrate([("inference", "0006_embedding_vector_half_hnsw")])
+    writer = psycopg.connect(database_url_for_tests())  # not autocommit: its transaction stays open
+    try:
+        writer.execute("LOCK TABLE inference_imageembedding IN ROW EXCLUSIVE MODE")  # what an INSERT holds
+        with connection.cursor() as cursor:
+            cursor.execute("SET statement_timeout = '1s'")
+        try:
+            with pytest.raises(Exception, match="statement timeout"):
+                _migrate(_heads())
+        finally:
+            with connection.cursor() as cursor:
+                cursor.execute("RESET statement_timeout")
+        writer.rollback()
+        assert _index_valid("embedding_public_half_hnsw") is False  # left behind, never used by a query
+        assert _index_valid("embedding_owner_version") is None  # 0008 did not run
+        with pytest.raises(Exception, match="already exists"):
+            _migrate(_heads())
+
+        with connection.cursor() as cursor:  # the migration's two steps
+            cursor.execute("DROP INDEX CONCURRENTLY embedding_public_half_hnsw")
+        _migrate(_heads())
+        assert _index_valid("embedding_public_half_hnsw") is True
+        assert _index_valid("embedding_owner_version") is True
+    finally:
+        writer.close()
+        if _index_valid("embedding_public_half_hnsw") is False:
+            with connection.cursor() as cursor:
+                cursor.execute("DROP INDEX CONCURRENTLY embedding_public_half_hnsw")
+        _migrate(_heads())  # whatever happened, later tests get the current schema
