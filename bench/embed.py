@@ -5,7 +5,7 @@
 
 For each embedding model (EMBEDDING_MODEL names; --head adds a trained head), times
 ``Pipeline.analyze`` (saliency + crop + both embeddings, what a worker pays per photo) and
-``Embedder.embed([photo, crop])`` as the pipeline calls it. Models take turns photo by photo, so
+``Embedder.embed([photo], crops=[crop])`` as the pipeline calls it. Models take turns photo by photo, so
 load on the shared machine hits them alike; the first model listed is the baseline of the ratios.
 Photos are generated (1024x768 JPEGs, decoded) unless --folder is given; each is paired with a
 seeded crop of 40-90% of its sides, passed as a numpy view like the pipeline does. After a warm-up,
@@ -104,7 +104,7 @@ def main() -> None:
     for pipeline in pipelines.values():
         for photo, crop in pairs[: args.warmup]:
             pipeline.analyze(photo)
-            pipeline.embed([photo, crop])
+            pipeline.embedder.embed([photo], crops=[crop])
     analysis_ms = {name: [] for name in pipelines}
     embed_ms = {name: [] for name in pipelines}
     load_before = os.getloadavg()
@@ -114,7 +114,7 @@ def main() -> None:
             pipeline.analyze(photo)
             analysis_ms[name].append((time.perf_counter() - start) * 1000)
             start = time.perf_counter()
-            pipeline.embed([photo, crop])
+            pipeline.embedder.embed([photo], crops=[crop])
             embed_ms[name].append((time.perf_counter() - start) * 1000)
 
     def summary(times: list[float]) -> dict:

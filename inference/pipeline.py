@@ -71,6 +71,7 @@ class Pipeline:
         return self.saliency_model.predict(rgb)
 
     def embed(self, photos: list[np.ndarray]) -> np.ndarray:
+        """Whole-photo vectors (no saliency, no crop)."""
         return self.embedder.embed(photos)
 
     def analyze(self, rgb: np.ndarray, *, clock: StageClock | None = None) -> PhotoAnalysis:
@@ -83,7 +84,7 @@ class Pipeline:
             left, top, right, bottom = saliency_crop_box(saliency)
         with own.stage("embed"):
             # The whole photo and its crop in one batch: one model call per photo.
-            whole, crop = self.embed([rgb, rgb[top:bottom, left:right]])
+            whole, crop = self.embedder.embed([rgb], crops=[rgb[top:bottom, left:right]])
         if clock is not None:
             clock.merge(own)
         return PhotoAnalysis(

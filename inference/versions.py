@@ -28,13 +28,16 @@ SALIENCY_LABELS = {
 #: Embedding model name (settings.EMBEDDING_MODEL) -> the version its vectors are stored under.
 #: The old default stays selectable (and keeps its version) so an install can roll back to it.
 EMBEDDING_VERSIONS = {
+    "lite0-vw128-mirror": "lite0-imagenet-vw128-mirror-v1",
     "lite0-vw128": "lite0-imagenet-vw128-v1",
     "lite0-p128": "lite0-imagenet-p128-v1",
 }
-DEFAULT_EMBEDDING_MODEL = "lite0-vw128"
+DEFAULT_EMBEDDING_MODEL = "lite0-vw128-mirror"
 #: What the pages and docs call each embedding model.
 EMBEDDING_LABELS = {
-    "lite0-vw128": "EfficientNet-Lite0 features, view-whitened to 128-D (learned without labels on re-shot photos)",
+    "lite0-vw128-mirror": "EfficientNet-Lite0 features of the photo and its mirror image, averaged and "
+                          "view-whitened to 128-D (learned without labels on re-shot photos)",
+    "lite0-vw128": "EfficientNet-Lite0 features, view-whitened to 128-D (the default before lite0-vw128-mirror)",
     "lite0-p128": "EfficientNet-Lite0 features, data-free 128-D projection (the default before lite0-vw128)",
 }
 DATA_FREE_EMBEDDER_VERSION = EMBEDDING_VERSIONS["lite0-p128"]

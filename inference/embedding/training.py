@@ -108,10 +108,12 @@ def augmented_view(rgb: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.asarray(image)
 
 
-def _cache_key(photos: LabelledPhotos, views: int, seed: int, augment: str, variant: LiteVariant) -> str:
+def _cache_key(photos: LabelledPhotos, views: int, seed: int, augment: str, variant: LiteVariant,
+               mirror_average: bool = False) -> str:
     # Lite0's key reads as it did before other backbones existed, so existing caches stay valid.
     prefix = variant.pth_sha256 if variant.name == "lite0" else f"{variant.name} {variant.pth_sha256}"
-    digest = hashlib.sha256(f"{prefix} {views} {seed} {augment}".encode())
+    suffix = " mirror-averaged" if mirror_average else ""
+    digest = hashlib.sha256(f"{prefix} {views} {seed} {augment}{suffix}".encode())
     for path in photos.paths:
         stat = path.stat()
         digest.update(f"{path} {stat.st_size} {stat.st_mtime_ns}\n".encode())
@@ -121,19 +123,21 @@ def _cache_key(photos: LabelledPhotos, views: int, seed: int, augment: str, vari
 def features_extract(
     photos: LabelledPhotos, cache_dir: Path, views: int, seed: int, log: Log, progress: bool,
     features_cache: Path | None = None, augment: Callable[[np.ndarray, np.random.Generator], np.ndarray] | None = None,
-    variant: LiteVariant | None = None,
+    variant: LiteVariant | None = None, mirror_average: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(N, views, 1280) float32 features of the ``variant`` backbone (Lite0 unless given) and the
     (N,) mask of photos that could be decoded.
 
     View 0 is the whole frame as served; the others are ``augment(rgb, rng)`` (HxWx3 uint8),
-    augmented_view unless given; every view is squashed to the backbone's input size.
+    augmented_view unless given; every view is squashed to the backbone's input size. With
+    ``mirror_average`` each view's features are averaged with its mirror image's, as an embedder
+    with EmbeddingModel.mirror_whole_photo serves a whole photo.
     """
     from inference.embedding.backbone import LITE0
 
     variant = variant or LITE0
     augment = augment or augmented_view
-    key = _cache_key(photos, views, seed, augment.__name__, variant)
+    key = _cache_key(photos, views, seed, augment.__name__, variant, mirror_average)
     if features_cache and features_cache.is_file():
         with np.load(features_cache) as cached:
             if str(cached["key"]) == key:
@@ -149,7 +153,8 @@ def features_extract(
     from inference.embedding.backbone import HEAD_CHANNELS, load_lite, preprocess
     from inference.embedding.embedder import pooled_features_function
 
-    forward = pooled_features_function(load_lite(cache_dir, variant=variant), variant.input_size)
+    forward = pooled_features_function(load_lite(cache_dir, variant=variant), variant.input_size,
+                                       mirror_average=mirror_average)
     rng = np.random.default_rng(seed)
     features = np.zeros((len(photos.paths), views, HEAD_CHANNELS), dtype=np.float32)
     readable = np.zeros(len(photos.paths), dtype=bool)

@@ -157,3 +157,30 @@ def test_near_duplicate_is_nearer_than_another_photo(embedder: Embedder) -> None
 def test_embedder_rejects_non_rgb_uint8(embedder: Embedder) -> None:
     with pytest.raises(ValueError, match="HxWx3 uint8"):
         embedder.embed([np.zeros((10, 10), dtype=np.uint8)])
+
+
+def test_the_default_averages_a_whole_photo_with_its_mirror_image_but_not_a_crop(embedder: Embedder,
+                                                                                  cache_dir: Path) -> None:
+    from inference.embedding.embedder import EMBEDDING_MODELS, pooled_features_function
+    from inference.embedding.head import head_load
+    from inference.versions import DEFAULT_EMBEDDING_MODEL
+
+    served = EMBEDDING_MODELS[DEFAULT_EMBEDDING_MODEL]
+    assert served.mirror_whole_photo and embedder.mirror_whole_photo
+    photo = np.asarray(np.random.default_rng(3).integers(0, 256, (180, 240, 3)), dtype=np.uint8)
+    mirror = photo[:, ::-1]
+    whole, whole_of_mirror = embedder.embed([photo, mirror])
+    np.testing.assert_allclose(whole, whole_of_mirror, atol=1e-6)
+    crop, crop_of_mirror = embedder.embed([], crops=[photo, mirror])
+    assert not np.allclose(crop, crop_of_mirror, atol=1e-3), "a crop is embedded as it is"
+    # The recipe recomputed outside the embedder: the projection (numpy) of the mean of the photo's
+    # and its mirror image's pooled features, the same mean that view-whitening training reads.
+    squashed, lite0 = resize_for_model(photo), load_lite(cache_dir)
+    pooled = np.asarray(pooled_features_function(lite0)(preprocess(np.stack([squashed, squashed[:, ::-1]]))))
+    averaged = np.asarray(pooled_features_function(lite0, mirror_average=True)(preprocess(squashed[None])))
+    np.testing.assert_allclose(averaged[0], pooled.mean(axis=0), rtol=1e-4, atol=1e-5)
+    projection = head_load(served.projection, input_dim=1280, dim=128)
+    np.testing.assert_allclose(whole, projection.project(pooled.mean(axis=0, keepdims=True))[0], atol=1e-4)
+    np.testing.assert_allclose(crop, projection.project(pooled[:1])[0], atol=1e-4)
+    # The pipeline's single call (photo + crop in one batch) gives the same vectors as separate calls.
+    np.testing.assert_allclose(embedder.embed([photo], crops=[photo]), np.stack([whole, crop]), atol=1e-5)

@@ -1,5 +1,5 @@
 """The new default embedder is a rollout, as the README's "Rolling out a new model" says: an
-install serving lite0-p128 vectors changes EMBEDDING_MODEL (or takes the new default) and restarts
+install serving lite0-vw128 vectors changes EMBEDDING_MODEL (or takes the new default) and restarts
 its workers; the sweep analyses every photo again in the background while search keeps the old
 vectors; Activate switches; Roll back returns to the old vectors, which were kept."""
 
@@ -31,9 +31,9 @@ def test_switching_to_the_new_default_embedder_reindexes_in_the_background(
         make_user, settings, django_capture_on_commit_callbacks):
     from search.selectors import image_similar_list
 
-    assert DEFAULT_EMBEDDING_MODEL == "lite0-vw128", "the default the README documents"
+    assert DEFAULT_EMBEDDING_MODEL == "lite0-vw128-mirror", "the default the README documents"
     owner = make_user()
-    settings.EMBEDDING_MODEL = "lite0-p128"  # an install from before the new default
+    settings.EMBEDDING_MODEL = "lite0-vw128"  # an install from before the new default
     workers_restarted()
     try:
         with django_capture_on_commit_callbacks(execute=False):
@@ -43,15 +43,15 @@ def test_switching_to_the_new_default_embedder_reindexes_in_the_background(
             services.image_analyze(image_id=str(photo.id))
         Image.objects.update(created=timezone.now() - timedelta(days=1))  # an install's photos are not fresh uploads
         old = configured_model_version()
-        assert old.endswith("+" + EMBEDDING_VERSIONS["lite0-p128"]) and selectors.embedding_version_serving() == old
+        assert old.endswith("+" + EMBEDDING_VERSIONS["lite0-vw128"]) and selectors.embedding_version_serving() == old
         similar_before = [r.image for r in image_similar_list(viewer=owner, image=photos[0])]
 
         # 1. Change the setting and restart the workers: their sweep registers the new version
         #    and marks every photo, while search keeps the active (old) version.
-        settings.EMBEDDING_MODEL = "lite0-vw128"
+        settings.EMBEDDING_MODEL = "lite0-vw128-mirror"
         workers_restarted()
         new = configured_model_version()
-        assert new.endswith("+lite0-imagenet-vw128-v1") and new != old
+        assert new.endswith("+lite0-imagenet-vw128-mirror-v1") and new != old
         with django_capture_on_commit_callbacks(execute=False) as queued:
             swept = services.analysis_sweep(version=new)
         assert swept["missing"] == len(photos) and len(queued) >= 1, swept

@@ -49,3 +49,30 @@ def test_train_view_whitening_refuses_an_unknown_backbone(photo_dir, tmp_path):
     with pytest.raises(CommandError, match="--backbone must be one of lite0, lite1, lite2, not 'lite9'"):
         call_command("train_view_whitening", str(photo_dir), "--out", str(tmp_path / "out"), "--backbone", "lite9")
     assert not (tmp_path / "out").exists()
+
+
+def test_train_view_whitening_mirror_average_fits_on_mirror_averaged_views(tmp_path, settings):
+    import json
+
+    from inference.embedding.backbone import load_lite, preprocess
+    from inference.embedding.embedder import pooled_features_function, resize_for_model
+
+    photo_dir = tmp_path / "in"
+    photo_dir.mkdir()
+    for seed, name in ((4, "a.jpg"), (5, "b.jpg"), (1, "wide.jpg")):
+        (photo_dir / name).write_bytes(photo_bytes(seed, size=(640, 320)))
+    cache = tmp_path / "features.npz"
+    call_command("train_view_whitening", str(photo_dir), "--out", str(tmp_path / "mirror"), "--views", "2",
+                 "--mirror-average", "--features-cache", str(cache), verbosity=0)
+    assert json.loads((tmp_path / "mirror" / "training.json").read_text())["mirror_average"] is True
+    averaged = np.load(cache)["features"]
+    # View 0 is the whole frame: its features are the mean of the photo's and its mirror image's.
+    squashed = resize_for_model(load_rgb((photo_dir / "wide.jpg").read_bytes(), max_side=WORKING_MAX_SIDE))
+    pooled = np.asarray(pooled_features_function(load_lite(settings.MODEL_CACHE_DIR))(
+        preprocess(np.stack([squashed, squashed[:, ::-1]]))))
+    np.testing.assert_allclose(averaged[2, 0], pooled.mean(axis=0), rtol=1e-3, atol=1e-4)
+    # The same cache file without the flag is not reused: plain views are other features.
+    call_command("train_view_whitening", str(photo_dir), "--out", str(tmp_path / "plain"), "--views", "2",
+                 "--features-cache", str(cache), verbosity=0)
+    np.testing.assert_allclose(np.load(cache)["features"][2, 0], pooled[0], rtol=1e-3, atol=1e-4)
+    assert "mirror_average" not in json.loads((tmp_path / "plain" / "training.json").read_text())

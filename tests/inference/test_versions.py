@@ -35,6 +35,8 @@ def test_the_configured_version_follows_the_settings(settings, tmp_path):
     assert configured_model_version() == f"{SALIENCY_VERSIONS['spectral']}+{DATA_FREE_EMBEDDER_VERSION}"
     settings.EMBEDDING_MODEL = "lite0-vw128"
     assert configured_model_version() == f"{SALIENCY_VERSIONS['spectral']}+lite0-imagenet-vw128-v1"
+    settings.EMBEDDING_MODEL = "lite0-vw128-mirror"
+    assert configured_model_version() == f"{SALIENCY_VERSIONS['spectral']}+lite0-imagenet-vw128-mirror-v1"
     settings.EMBEDDING_MODEL = "lite0-nonesuch"
     with pytest.raises(ValueError, match="EMBEDDING_MODEL"):
         configured_model_version()
@@ -46,14 +48,18 @@ def test_the_configured_version_follows_the_settings(settings, tmp_path):
         f"{SALIENCY_VERSIONS['msinet-lite0']}+{EMBEDDING_VERSIONS[DEFAULT_EMBEDDING_MODEL]}")
     assert model_version(saliency_model="msinet-lite0", embedding_head=None, embedding_model="lite0-p128") == (
         f"{SALIENCY_VERSIONS['msinet-lite0']}+{DATA_FREE_EMBEDDER_VERSION}"), "the old default keeps its version"
+    assert model_version(saliency_model="msinet-lite0", embedding_head=None, embedding_model="lite0-vw128") == (
+        f"{SALIENCY_VERSIONS['msinet-lite0']}+lite0-imagenet-vw128-v1"), "so does the one before this default"
 
 
-def test_the_default_is_the_view_whitened_embedder_and_its_weights_are_pinned():
+def test_the_default_is_the_mirror_averaged_view_whitened_embedder_and_its_weights_are_pinned():
     from hashlib import sha256
 
     from inference.embedding.embedder import EMBEDDING_MODELS
 
-    assert DEFAULT_EMBEDDING_MODEL == "lite0-vw128"
+    assert DEFAULT_EMBEDDING_MODEL == "lite0-vw128-mirror"
+    assert EMBEDDING_MODELS[DEFAULT_EMBEDDING_MODEL].mirror_whole_photo
+    assert not any(m.mirror_whole_photo for name, m in EMBEDDING_MODELS.items() if name != DEFAULT_EMBEDDING_MODEL)
     assert set(EMBEDDING_MODELS) == set(EMBEDDING_VERSIONS)
     pinned = {name: model for name, model in EMBEDDING_MODELS.items() if model.projection}
     assert DEFAULT_EMBEDDING_MODEL in pinned
@@ -66,6 +72,6 @@ def test_the_default_is_the_view_whitened_embedder_and_its_weights_are_pinned():
 def test_every_page_names_the_configured_embedder(client, settings):
     from inference.versions import EMBEDDING_LABELS
 
-    for model in ("lite0-vw128", "lite0-p128"):
+    for model in ("lite0-vw128-mirror", "lite0-vw128", "lite0-p128"):
         settings.EMBEDDING_MODEL = model
         assert EMBEDDING_LABELS[model] in client.get("/").content.decode()

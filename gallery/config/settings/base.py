@@ -224,9 +224,9 @@ MODEL_CACHE_DIR = Path(os.environ.get("MODEL_CACHE_DIR", VAR_DIR / "models"))
 SALIENCY_MODEL = os.environ.get("SALIENCY_MODEL", "msinet-lite0")
 # Where `manage.py fetch_models msinet-vgg16` installs the authors' SavedModel.
 SALIENCY_VGG16_PATH = Path(os.environ.get("SALIENCY_VGG16_PATH", VAR_DIR / "models" / "msinet-vgg16"))
-# The general-purpose embedder (inference.versions.EMBEDDING_VERSIONS): lite0-vw128 (default), or
-# lite0-p128, the data-free projection that was the default before it (to roll back to its vectors).
-EMBEDDING_MODEL = os.environ.get("EMBEDDING_MODEL", "lite0-vw128")
+# The general-purpose embedder (inference.versions.EMBEDDING_VERSIONS): lite0-vw128-mirror (default),
+# or the defaults before it, to roll back to their vectors: lite0-vw128, then lite0-p128.
+EMBEDDING_MODEL = os.environ.get("EMBEDDING_MODEL", "lite0-vw128-mirror")
 # A trained 128-D embedding head (train_embedder's head.npz) for a site whose photos share one domain,
 # e.g. inference/weights/flowers102-arcface/head.npz; it replaces EMBEDDING_MODEL. Empty: EMBEDDING_MODEL.
 EMBEDDING_HEAD = os.environ.get("EMBEDDING_HEAD", "")

@@ -34,9 +34,12 @@ class Command(BaseCommand):
         parser.add_argument("--backbone", default="lite0",
                             help="EfficientNet-Lite variant whose pooled features are projected (lite0, lite1, lite2)")
         parser.add_argument("--features-cache", type=Path, help="keep backbone features in this .npz between runs")
+        parser.add_argument("--mirror-average", action="store_true",
+                            help="average each view's features with its mirror image's, for an embedder that "
+                                 "serves whole photos so (lite0-vw128-mirror)")
 
     def handle(self, *args, photos: list[Path], out: Path, views: int, shrinkage: float, seed: int,
-               features_cache: Path | None, backbone: str, **options):
+               features_cache: Path | None, backbone: str, mirror_average: bool, **options):
         from inference.embedding.backbone import LITE_VARIANTS
         from inference.embedding.training import LabelledPhotos, features_extract
         from inference.embedding.view_whitening import shot_view, view_whitening_fit
@@ -52,11 +55,13 @@ class Command(BaseCommand):
         features, readable = features_extract(
             scanned, settings.MODEL_CACHE_DIR, views, seed, log=self.stderr.write,
             progress=options["verbosity"] > 0, features_cache=features_cache, augment=shot_view,
-            variant=LITE_VARIANTS[backbone],
+            variant=LITE_VARIANTS[backbone], mirror_average=mirror_average,
         )
         report = {"photos": [str(p) for p in photos], "backbone": backbone, "photos_used": int(readable.sum()),
                   "views": views,
                   "shrinkage": shrinkage, "seed": seed, "skipped": scanned.skipped}
+        if mirror_average:  # only then: lite0-vw128's projection file (and its pinned hash) stays as it was
+            report["mirror_average"] = True
         head = view_whitening_fit(features[readable], dim=EMBEDDING_DIM, shrinkage=shrinkage, meta=report)
         out.mkdir(parents=True, exist_ok=True)
         head.save(out / "projection.npz")
