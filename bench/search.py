@@ -19,7 +19,12 @@ and measures for each, query by query:
   (search.selectors.image_similar_queryset: the viewer's own photos plus public ones), each over a
   sweep of hnsw.ef_search: median / p95 latency, recall@10 against exact search, and whether the
   page came back full (SIMILAR_LIMIT rows);
-* the same two queries as an exact scan (index scans disabled);
+* for a half-precision design, the filtered query also as the app ran it before the split
+  (``filtered_one_index``: one scan of the index over every photo, with the visibility test as
+  its filter), next to the app's query, which merges a scan of the public photos' partial index
+  (``embedding_public_half_hnsw``, same M and ef_construction) with an exact scan of the viewer's
+  own photos (B-tree ``embedding_owner_version``);
+* the same queries as an exact scan (index scans disabled);
 * faiss IndexHNSWFlat (the first vector design's M and ef_construction, inner product on unit
   vectors = cosine) over the same ef sweep, the filtered case through an IDSelector.
 
@@ -27,8 +32,9 @@ and measures for each, query by query:
 for later runs, and a restart, before anything is loaded); the JSON reports the value the server
 ran with either way.
 
-Per design: index size, build time (the index is then read into shared_buffers with pg_prewarm,
-as a serving database's would be), and on-CPU time of the PostgreSQL backend per query (from
+Per design: index sizes (the public photos' partial index and the owner B-tree too), build times
+(the HNSW indexes are then read into shared_buffers with pg_prewarm, as a serving database's
+would be), which indexes each query's plan scans, and on-CPU time of the PostgreSQL backend per query (from
 /proc, so a busy shared machine inflates wall time but not this); per size: table and database
 size (the capacity table in the README).
 
@@ -42,6 +48,7 @@ import argparse
 import datetime
 import json
 import os
+import re
 import statistics
 import sys
 import time
@@ -341,6 +348,10 @@ def load(vectors: np.ndarray, owners: np.ndarray, public: np.ndarray, model_vers
 
 
 INDEX_NAME = {"vector": "embedding_vector_hnsw", "halfvec": "embedding_vector_half_hnsw"}
+# How a plan names its index scans ("Bitmap Index Scan on x" shows as "Index Scan on x").
+INDEX_SCAN = r"(?:Index Scan using|Index Scan on|Index Only Scan using) \w+"
+PUBLIC_INDEX_NAME = "embedding_public_half_hnsw"
+OWNER_INDEX_NAME = "embedding_owner_version"
 
 
 def design_parse(spec: str) -> dict:
@@ -351,8 +362,9 @@ def design_parse(spec: str) -> dict:
 
 
 def design_build(design: dict) -> dict:
-    """Build this design's HNSW index (the only one on the table) as a migration would, with a
-    maintenance_work_mem that holds the graph; its build time and size."""
+    """Build this design's HNSW index (the only one on the table; for a half-precision design,
+    then the public photos' partial one) as a migration would, with a maintenance_work_mem that
+    holds the graph; build times and sizes."""
     from django.db import connection
 
     column = {"vector": '"vector" vector_cosine_ops',
@@ -369,6 +381,18 @@ def design_build(design: dict) -> dict:
         cursor.execute(f'CREATE INDEX "{INDEX_NAME[design["kind"]]}" ON inference_imageembedding USING hnsw'
                        f' ({column}) WITH (m = {design["m"]}, ef_construction = {design["ef_construction"]})')
         build_s = time.perf_counter() - started
+        split = {}
+        if design["kind"] == "halfvec":
+            # The app's public part (migration inference/0007) with this design's graph parameters.
+            started = time.perf_counter()
+            cursor.execute(f'CREATE INDEX "{PUBLIC_INDEX_NAME}" ON inference_imageembedding USING hnsw ({column})'
+                           f' WITH (m = {design["m"]}, ef_construction = {design["ef_construction"]})'
+                           " WHERE visibility = 'public'")
+            split["public_hnsw_build_s"] = round(time.perf_counter() - started, 1)
+            cursor.execute("SELECT pg_relation_size(%s::regclass), pg_relation_size(%s::regclass)",
+                           [PUBLIC_INDEX_NAME, OWNER_INDEX_NAME])
+            public_bytes, owner_bytes = cursor.fetchone()
+            split.update(public_hnsw_index_mb=round(public_bytes / 2**20), owner_btree_mb=round(owner_bytes / 2**20))
         cursor.execute("RESET maintenance_work_mem; RESET max_parallel_maintenance_workers")
         cursor.execute("SELECT pg_relation_size(%s::regclass), pg_database_size(current_database())",
                        [INDEX_NAME[design["kind"]]])
@@ -380,10 +404,14 @@ def design_build(design: dict) -> dict:
         prewarmed_blocks = None
         if cursor.fetchone():
             cursor.execute("CREATE EXTENSION IF NOT EXISTS pg_prewarm")
-            cursor.execute("SELECT pg_prewarm(%s::regclass)", [INDEX_NAME[design["kind"]]])
-            prewarmed_blocks = cursor.fetchone()[0]
+            prewarmed_blocks = 0
+            # Not the owner B-tree: it carries every photo's vector (0.7 GB at 1M) and a server has
+            # only its searching users' parts of it in memory; the queries read the viewer's.
+            for name in (INDEX_NAME[design["kind"]], *([PUBLIC_INDEX_NAME] if split else [])):
+                cursor.execute("SELECT pg_prewarm(%s::regclass)", [name])
+                prewarmed_blocks += cursor.fetchone()[0]
     prewarmed_mb = None if prewarmed_blocks is None else round(prewarmed_blocks * 8 / 1024)
-    return {"hnsw_build_s": round(build_s, 1), "hnsw_index_mb": round(index_bytes / 2**20),
+    return {"hnsw_build_s": round(build_s, 1), "hnsw_index_mb": round(index_bytes / 2**20), **split,
             "database_mb": round(database_bytes / 2**20), "index_prewarmed_mb": prewarmed_mb}
 
 
@@ -465,7 +493,8 @@ def run_queries(make_queryset, queries: np.ndarray, row_of: dict, session, page:
         full += len(rows) >= page
     cpu_after = backend_cpu_s()
     summary = {**latency_summary(latencies), "full_page_share": round(full / len(queries), 4),
-               "uses_hnsw_index": "hnsw" in plan}
+               "uses_hnsw_index": "hnsw" in plan,
+               "plan_index_scans": sorted(set(re.findall(INDEX_SCAN, plan)))}
     if cpu_before is not None and cpu_after is not None:
         summary["backend_cpu_ms_per_query"] = round(1000 * (cpu_after - cpu_before) / len(queries), 2)
     return summary, found
@@ -529,6 +558,9 @@ def design_measure(design: dict, args, *, queries, truth, truth_filtered, row_of
     """Build one design's index and measure both queries over the ef sweep, and the exact scan."""
     from unittest import mock
 
+    from pgvector.django import CosineDistance
+
+    from gallery.selectors import visible_to
     from inference.models import ImageEmbedding
     from search import selectors
 
@@ -547,14 +579,32 @@ def design_measure(design: dict, args, *, queries, truth, truth_filtered, row_of
             return selectors.image_similar_queryset(viewer=viewer, vector=query, model_version=model_version,
                                                     limit=page + 1, whole_vector=query, crop_vector=query)
 
+    def filtered_one_index(query):
+        # The app's query before the split (inference/0007): one scan of the index over every
+        # photo, with the visibility test on the embedding's copies as its filter.
+        return (ImageEmbedding.objects.filter(model_version=model_version).filter(visible_to(viewer))
+                .select_related("image", "image__owner").defer(*selectors.RESULT_ROW_DEFERRED)
+                .annotate(distance=distance(query), exact_distance=CosineDistance("vector", query),
+                          whole_distance=CosineDistance("whole_vector", query),
+                          crop_distance=CosineDistance("crop_vector", query))
+                .order_by("distance")[: page + 1])
+
+    queries_measured = [("unfiltered", unfiltered, truth), ("filtered", filtered, truth_filtered)]
+    if "public_hnsw_index_mb" in built:
+        queries_measured.append(("filtered_one_index", filtered_one_index, truth_filtered))
+    else:
+        # The app's public part needs its half-precision partial index: this design measures the
+        # single scan alone, under the name the app's query has.
+        queries_measured[1] = ("filtered", filtered_one_index, truth_filtered)
     app_ef_search = selectors.hnsw_session_settings(wanted=page + 1)["hnsw.ef_search"]
-    out = {**design, **built, "exact_scan": {}, "pgvector_hnsw": {"unfiltered": [], "filtered": []}}
+    out = {**design, **built, "exact_scan": {},
+           "pgvector_hnsw": {name: [] for name, _, _ in queries_measured}}
 
     def exact_session(cursor):
         cursor.execute("SET LOCAL enable_indexscan = off; SET LOCAL enable_bitmapscan = off")
 
     few = queries[: args.exact_queries]
-    for name, make, gold in (("unfiltered", unfiltered, truth), ("filtered", filtered, truth_filtered)):
+    for name, make, gold in queries_measured:
         summary, found = run_queries(make, few, row_of, exact_session, page)
         out["exact_scan"][name] = {**summary, "recall_at_10": recall(found, gold[: len(few)])}
     # Two disjoint query sets: pick ef_search on one, quote figures from the other.
@@ -569,7 +619,7 @@ def design_measure(design: dict, args, *, queries, truth, truth_filtered, row_of
                 cursor.execute(f"SET LOCAL hnsw.ef_search = {int(ef)}")
 
         for split, rows in splits.items():
-            for name, make, gold in (("unfiltered", unfiltered, truth), ("filtered", filtered, truth_filtered)):
+            for name, make, gold in queries_measured:
                 summary, found = run_queries(make, queries[rows], row_of, session, page)
                 out["pgvector_hnsw"][name].append({"ef_search": ef, "split": split, **summary,
                                                    "recall_at_10": recall(found, gold[rows])})

@@ -115,6 +115,20 @@ class ImageEmbedding(models.Model):
                 m=8,
                 ef_construction=128,
             ),
+            # The similar-photos query's two parts (search.selectors.image_similar_queryset,
+            # migrations 0007 and 0008; README, "Search at scale"): a graph of the public photos
+            # alone, where no candidate fails the visibility test, and the viewer's own photos by
+            # owner, scanned exactly from the B-tree without reading their rows (it carries what
+            # that part reads: the vector, 0.7 GB at 1M photos).
+            HnswIndex(
+                OpClass(search_vector_half(), name="halfvec_cosine_ops"),
+                name="embedding_public_half_hnsw",
+                m=8,
+                ef_construction=128,
+                condition=Q(visibility=Visibility.PUBLIC),
+            ),
+            models.Index(fields=["owner", "model_version"], include=["visibility", "image", "id", "vector"],
+                         name="embedding_owner_version"),
         ]
 
     def __str__(self) -> str:

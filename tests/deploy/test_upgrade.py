@@ -106,10 +106,14 @@ def test_a_database_of_the_previous_release_upgrades_with_its_data():
     np.testing.assert_allclose(embeddings["photo 1"].vector, _unit(1), atol=1e-6)
     np.testing.assert_allclose(embeddings["photo 0"].crop_vector, _unit(10), atol=1e-6)
     assert embeddings["photo 1"].visibility == "private" and embeddings["photo 1"].owner.username == "alice"
-    with connection.cursor() as cursor:  # 0006 replaced the float32 HNSW index with the half-precision one
-        cursor.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'inference_imageembedding'"
-                       " AND indexdef ILIKE '%USING hnsw%'")
-        assert [row[0] for row in cursor.fetchall()] == ["embedding_vector_half_hnsw"]
+    # 0006 replaced the float32 HNSW index with the half-precision one; 0007 added the public
+    # photos' graph and 0008 the owner B-tree of the split similar-photos query.
+    assert _hnsw_indexes() == ["embedding_public_half_hnsw", "embedding_vector_half_hnsw"]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexdef FROM pg_indexes WHERE indexname = 'embedding_public_half_hnsw'")
+        assert "WHERE ((visibility)::text = 'public'::text)" in cursor.fetchone()[0]
+        cursor.execute("SELECT indexdef FROM pg_indexes WHERE indexname = 'embedding_owner_version'")
+        assert "(owner_id, model_version) INCLUDE (visibility, image_id, id, vector)" in cursor.fetchone()[0]
     assert ModelVersion.objects.get().status == "active"
     region, outside = (SimilarityQuery.objects.get(owner__username=name) for name in ("bob", "alice"))
     assert region.status == AnalysisStatus.DONE and region.box == (0, 0, 20, 20)
@@ -146,7 +150,7 @@ def test_a_failed_concurrent_index_build_is_recovered_as_the_readme_says():
     before_0006 = [("inference", "0005_analysis_worker")]
     _migrate(before_0006)
     try:
-        # Only 0006 is unapplied and it changes no column: today's models fit the tables.
+        # Only 0006-0008 are unapplied and they change no column: today's models fit the tables.
         from django.contrib.auth import get_user_model
 
         from gallery.models import Image
@@ -175,4 +179,52 @@ def test_a_failed_concurrent_index_build_is_recovered_as_the_readme_says():
             with connection.cursor() as cursor:
                 cursor.execute("DROP INDEX CONCURRENTLY embedding_vector_half_hnsw")
         _migrate(_heads())  # whatever happened, later tests get the current schema
-    assert _hnsw_indexes() == ["embedding_vector_half_hnsw"]
+    assert _hnsw_indexes() == ["embedding_public_half_hnsw", "embedding_vector_half_hnsw"]
+
+
+def _index_valid(name: str) -> bool | None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
+                       " WHERE c.relname = %s", [name])
+        row = cursor.fetchone()
+    return None if row is None else row[0]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_cancelled_build_of_the_public_index_is_recovered_as_its_migration_says():
+    """0007's documented recovery, for the other way a build fails: cancelled. A writer's open
+    transaction makes CREATE INDEX CONCURRENTLY wait after it has created its (invalid) index;
+    statement_timeout cancels it there, as an operator's pg_cancel_backend would."""
+    import psycopg
+
+    from tests.conftest import database_url_for_tests
+
+    _migrate([("inference", "0006_embedding_vector_half_hnsw")])
+    writer = psycopg.connect(database_url_for_tests())  # not autocommit: its transaction stays open
+    try:
+        writer.execute("LOCK TABLE inference_imageembedding IN ROW EXCLUSIVE MODE")  # what an INSERT holds
+        with connection.cursor() as cursor:
+            cursor.execute("SET statement_timeout = '1s'")
+        try:
+            with pytest.raises(Exception, match="statement timeout"):
+                _migrate(_heads())
+        finally:
+            with connection.cursor() as cursor:
+                cursor.execute("RESET statement_timeout")
+        writer.rollback()
+        assert _index_valid("embedding_public_half_hnsw") is False  # left behind, never used by a query
+        assert _index_valid("embedding_owner_version") is None  # 0008 did not run
+        with pytest.raises(Exception, match="already exists"):
+            _migrate(_heads())
+
+        with connection.cursor() as cursor:  # the migration's two steps
+            cursor.execute("DROP INDEX CONCURRENTLY embedding_public_half_hnsw")
+        _migrate(_heads())
+        assert _index_valid("embedding_public_half_hnsw") is True
+        assert _index_valid("embedding_owner_version") is True
+    finally:
+        writer.close()
+        if _index_valid("embedding_public_half_hnsw") is False:
+            with connection.cursor() as cursor:
+                cursor.execute("DROP INDEX CONCURRENTLY embedding_public_half_hnsw")
+        _migrate(_heads())  # whatever happened, later tests get the current schema
