@@ -25,8 +25,9 @@ def _reframe(image: Image.Image, rng: np.random.Generator) -> Image.Image:
     width, height = image.size
     area = width * height * rng.uniform(MIN_AREA, MAX_AREA)
     aspect = (width / height) * math.exp(rng.uniform(math.log(0.8), math.log(1.25)))
-    crop_w = max(8, min(width, round(math.sqrt(area * aspect))))
-    crop_h = max(8, min(height, round(math.sqrt(area / aspect))))
+    # At least 8 px a side, but never more than the photo has (a photo a few pixels wide is kept whole).
+    crop_w = min(width, max(8, round(math.sqrt(area * aspect))))
+    crop_h = min(height, max(8, round(math.sqrt(area / aspect))))
     left, top = int(rng.integers(0, width - crop_w + 1)), int(rng.integers(0, height - crop_h + 1))
     return image.crop((left, top, left + crop_w, top + crop_h))
 
@@ -38,7 +39,7 @@ def _tilt(image: Image.Image, degrees: float) -> Image.Image:
     angle = math.radians(abs(degrees))
     # Shrink factor of the axis-aligned box inside the rotated frame (small angles, any aspect).
     scale = 1.0 / (math.cos(angle) + math.sin(angle) * max(width / height, height / width))
-    inner_w, inner_h = max(8, int(width * scale)), max(8, int(height * scale))
+    inner_w, inner_h = min(width, max(8, int(width * scale))), min(height, max(8, int(height * scale)))
     left, top = (width - inner_w) // 2, (height - inner_h) // 2
     return rotated.crop((left, top, left + inner_w, top + inner_h))
 

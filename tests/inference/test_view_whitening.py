@@ -36,6 +36,16 @@ def test_a_scene_shot_is_another_photo_of_the_same_scene():
     assert np.array_equal(shot, again), "seeded"
 
 
+@pytest.mark.parametrize("shape", [(5, 7, 3), (1, 1, 3), (3, 200, 3)])
+def test_a_photo_smaller_than_a_shots_smallest_crop_still_gives_a_shot(shape):
+    """Training folders hold whatever people keep, icons included: a photo a few pixels wide is
+    re-shot whole instead of failing the whole training run."""
+    rgb = np.random.default_rng(0).integers(0, 256, size=shape, dtype=np.uint8)
+    for seed in range(20):
+        shot = scene_shot(rgb, np.random.default_rng(seed), mirror=True)
+        assert shot.ndim == 3 and shot.shape[2] == 3 and min(shot.shape[:2]) >= 1
+
+
 def test_view_whitening_keeps_what_survives_a_reshoot_and_drops_what_does_not():
     rng = np.random.default_rng(0)
     photos, views, channels = 60, 4, 16
