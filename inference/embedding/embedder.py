@@ -54,7 +54,8 @@ the dev data (below) before these two sets were read for it, once: scene groups 
 (+0.014 over lite0-vw128; whole photo +0.010), unseen species mAP +0.004 fused (+0.007 whole) at
 R@1 -0.002 fused (2 of 994 queries). The 400 scene groups include the even half that chose
 it; on the odd half alone the fused gain is 0.812 -> 0.814, the better guess for new photos.
-So on unseen flowers the projection itself beats the plain backbone it is built on at a tenth of the dimensions (+0.05 mAP whole photo, +0.08 fused). On the scene groups the
+For lite0-vw128: on unseen flowers the projection itself beats the plain backbone it is built
+on at a tenth of the dimensions (+0.05 mAP whole photo, +0.08 fused). On the scene groups the
 projection alone only matches the plain pool (0.773 vs 0.778) and the default's lead (+0.014)
 comes from the crop fusion; fusing the plain 1280-D pool the same way scores 0.792 too (ad hoc,
 from cached features). Levers measured on the dev parts (cached features) and left out: GeM
