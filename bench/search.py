@@ -18,7 +18,9 @@ and measures for each, query by query:
 * the unfiltered query (every photo of the serving model version) and the app's filtered query
   (search.selectors.image_similar_queryset: the viewer's own photos plus public ones), each over a
   sweep of hnsw.ef_search: median / p95 latency, recall@10 against exact search, and whether the
-  page came back full (SIMILAR_LIMIT rows);
+  page came back full (SIMILAR_LIMIT rows). The unfiltered query walks the design's graph of every
+  photo, which the app no longer has (migration inference/0009): it measures what an all-public
+  site gets from its public photos' graph, the same rows under the same index definition;
 * for a half-precision design, the filtered query also as the app ran it before the split
   (``filtered_one_index``: one scan of the index over every photo, with the visibility test as
   its filter), next to the app's query, which merges a scan of the public photos' partial index
@@ -347,6 +349,8 @@ def load(vectors: np.ndarray, owners: np.ndarray, public: np.ndarray, model_vers
     return {**timings, "image_ids": ids}
 
 
+# The graph of every photo: the app's index before 0006 (vector) and until 0009 (halfvec); here the
+# unfiltered query's, built in the bench's own database.
 INDEX_NAME = {"vector": "embedding_vector_hnsw", "halfvec": "embedding_vector_half_hnsw"}
 # How a plan names its index scans ("Bitmap Index Scan on x" shows as "Index Scan on x").
 INDEX_SCAN = r"(?:Index Scan using|Index Scan on|Index Only Scan using) \w+"

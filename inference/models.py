@@ -106,20 +106,15 @@ class ImageEmbedding(models.Model):
             models.UniqueConstraint(fields=["image", "model_version"], name="embedding_unique_image_version"),
         ]
         indexes = [
-            # Vectors are L2-normalised and compared by cosine distance: the opclass must match.
-            # m 8 with a wider construction search (128) keeps recall@10 of m 16 / 64 at 1M photos
-            # with half the links per node (bench/search.py; README, "Capacity").
-            HnswIndex(
-                OpClass(search_vector_half(), name="halfvec_cosine_ops"),
-                name="embedding_vector_half_hnsw",
-                m=8,
-                ef_construction=128,
-            ),
             # The similar-photos query's two parts (search.selectors.image_similar_queryset,
             # migrations 0007 and 0008; README, "Search at scale"): a graph of the public photos
             # alone, where no candidate fails the visibility test, and the viewer's own photos by
             # owner, scanned exactly from the B-tree without reading their rows (it carries what
-            # that part reads: the vector, 0.7 GB at 1M photos).
+            # that part reads: the vector, 0.7 GB at 1M photos). No graph of every photo: no query
+            # walks one since the split (migration 0009 dropped it).
+            # Vectors are L2-normalised and compared by cosine distance: the opclass must match.
+            # m 8 with a wider construction search (128) keeps recall@10 of m 16 / 64 at 1M photos
+            # with half the links per node (bench/search.py; README, "Capacity").
             HnswIndex(
                 OpClass(search_vector_half(), name="halfvec_cosine_ops"),
                 name="embedding_public_half_hnsw",

@@ -107,9 +107,9 @@ def image_similar_queryset(*, viewer, vector, model_version: str, exclude_image_
       where only rows of another model version can fail the filter;
     * the viewer's own non-public photos: an exact scan of their rows, read from a B-tree on
       (owner, version) that carries the vector (``embedding_owner_version``, an index-only scan).
-      It ranks by the float32 distance, on which there is no HNSW index, so PostgreSQL cannot
-      choose to walk the graph of every photo rejecting everyone else's; and an exact scan
-      misses none of a person's own photos.
+      It ranks by the float32 distance, on which there is no HNSW index, so PostgreSQL could not
+      choose to walk a graph of every photo rejecting everyone else's (0006's did, until 0009
+      dropped it); and an exact scan misses none of a person's own photos.
 
     Visibility is tested on the embedding's copies of the photo's owner and visibility; callers
     keep only rows whose photo the viewer may see (``_visible_rows``): the photo row is the

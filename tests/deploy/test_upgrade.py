@@ -5,6 +5,7 @@ value is still there (the status vocabulary kept its stored values)."""
 
 from __future__ import annotations
 
+import io
 import uuid
 
 import numpy as np
@@ -107,8 +108,9 @@ def test_a_database_of_the_previous_release_upgrades_with_its_data():
     np.testing.assert_allclose(embeddings["photo 0"].crop_vector, _unit(10), atol=1e-6)
     assert embeddings["photo 1"].visibility == "private" and embeddings["photo 1"].owner.username == "alice"
     # 0006 replaced the float32 HNSW index with the half-precision one; 0007 added the public
-    # photos' graph and 0008 the owner B-tree of the split similar-photos query.
-    assert _hnsw_indexes() == ["embedding_public_half_hnsw", "embedding_vector_half_hnsw"]
+    # photos' graph and 0008 the owner B-tree of the split similar-photos query; 0009 dropped the
+    # graph of every photo, which no query walks any more.
+    assert _hnsw_indexes() == ["embedding_public_half_hnsw"]
     with connection.cursor() as cursor:
         cursor.execute("SELECT indexdef FROM pg_indexes WHERE indexname = 'embedding_public_half_hnsw'")
         assert "WHERE ((visibility)::text = 'public'::text)" in cursor.fetchone()[0]
@@ -172,14 +174,17 @@ def test_a_failed_concurrent_index_build_is_recovered_as_the_readme_says():
         bad.delete()  # the cause, then the operator's two steps
         with connection.cursor() as cursor:
             cursor.execute("DROP INDEX CONCURRENTLY embedding_vector_half_hnsw")
-        _migrate(_heads())
+        _migrate([("inference", "0006_embedding_vector_half_hnsw")])  # where the operator's migrate passes
         assert _half_index_valid() is True
+        assert _hnsw_indexes() == ["embedding_vector_half_hnsw"]  # and 0006 dropped the float32 one
+        _migrate(_heads())
+        assert _half_index_valid() is None  # 0009 dropped it in turn
     finally:
         if _half_index_valid() is False:
             with connection.cursor() as cursor:
                 cursor.execute("DROP INDEX CONCURRENTLY embedding_vector_half_hnsw")
         _migrate(_heads())  # whatever happened, later tests get the current schema
-    assert _hnsw_indexes() == ["embedding_public_half_hnsw", "embedding_vector_half_hnsw"]
+    assert _hnsw_indexes() == ["embedding_public_half_hnsw"]
 
 
 def _index_valid(name: str) -> bool | None:
@@ -222,9 +227,59 @@ def test_a_cancelled_build_of_the_public_index_is_recovered_as_its_migration_say
         _migrate(_heads())
         assert _index_valid("embedding_public_half_hnsw") is True
         assert _index_valid("embedding_owner_version") is True
+        assert _hnsw_indexes() == ["embedding_public_half_hnsw"]  # 0009 ran after them
     finally:
         writer.close()
         if _index_valid("embedding_public_half_hnsw") is False:
             with connection.cursor() as cursor:
                 cursor.execute("DROP INDEX CONCURRENTLY embedding_public_half_hnsw")
         _migrate(_heads())  # whatever happened, later tests get the current schema
+
+
+@pytest.mark.django_db(transaction=True)
+def test_dropping_the_graph_of_every_photo_is_reversible_and_concurrent():
+    """0009 drops the index no query uses and, migrated back, rebuilds it as 0006 defined it;
+    both ways CONCURRENTLY, so search and analyses go on meanwhile."""
+    from django.core.management import call_command
+
+    from gallery.models import Image, Visibility
+    from inference.models import ImageEmbedding
+
+    def sql(*args: str) -> str:
+        out = io.StringIO()
+        call_command("sqlmigrate", "inference", "0009", *args, stdout=out)
+        return out.getvalue()
+
+    assert 'DROP INDEX CONCURRENTLY IF EXISTS "embedding_vector_half_hnsw"' in sql()
+    assert 'CREATE INDEX CONCURRENTLY "embedding_vector_half_hnsw"' in sql("--backwards")
+
+    from django.contrib.auth import get_user_model
+
+    owner = get_user_model().objects.create(username="alice", password="!")
+    for n, visibility in enumerate([Visibility.PUBLIC, Visibility.PRIVATE]):
+        image = Image.objects.create(owner=owner, file=f"images/{n}.jpg", content_type="image/jpeg",
+                                     sha256=f"{n:064x}", size_bytes=1, width=4, height=3, visibility=visibility)
+        ImageEmbedding.objects.create(image=image, model_version="v", vector=_unit(n), whole_vector=_unit(n),
+                                      crop_vector=_unit(n), owner=owner, visibility=visibility)
+    try:
+        _migrate([("inference", "0008_embedding_owner_version")])
+        assert _index_valid("embedding_vector_half_hnsw") is True
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT indexdef FROM pg_indexes WHERE indexname = 'embedding_vector_half_hnsw'")
+            definition = cursor.fetchone()[0]
+        assert "USING hnsw (((vector)::halfvec(128)) halfvec_cosine_ops) WITH (m='8', ef_construction='128')" \
+            in definition and "WHERE" not in definition  # every photo, as 0006 built it
+        assert _hnsw_indexes() == ["embedding_public_half_hnsw", "embedding_vector_half_hnsw"]
+    finally:
+        _migrate(_heads())  # whatever happened, later tests get the current schema
+    assert _hnsw_indexes() == ["embedding_public_half_hnsw"]
+    assert ImageEmbedding.objects.count() == 2
+
+
+@pytest.mark.django_db
+def test_the_models_and_migrations_agree():
+    """makemigrations finds nothing to write: the models' indexes are the migrated ones (0009
+    and the model's Meta.indexes both lost the graph of every photo)."""
+    from django.core.management import call_command
+
+    call_command("makemigrations", "--check", "--dry-run", stdout=io.StringIO())
