@@ -23,8 +23,14 @@ def overlay_page_url(analysis: ImageAnalysis) -> str:
     """The pages' URL of a photo's heat map. It names the stored map and the look it is drawn in
     (both change the picture), so browsers may keep it for a day: heat maps are drawn per request,
     and every result tile shows one by default. Add ``&fit=square`` for a result tile's."""
-    version = hashlib.sha1(f"{analysis.saliency_map.name}:{overlay_look()}".encode()).hexdigest()[:10]
-    return f"{reverse('gallery:overlay', args=[analysis.image_id])}?v={version}"
+    return overlay_page_url_of(image_id=analysis.image_id, map_name=analysis.saliency_map.name)
+
+
+def overlay_page_url_of(*, image_id, map_name: str) -> str:
+    """overlay_page_url from the analysis's photo and stored map name alone (a results page reads
+    just those in its ranking query)."""
+    version = hashlib.sha1(f"{map_name}:{overlay_look()}".encode()).hexdigest()[:10]
+    return f"{reverse('gallery:overlay', args=[image_id])}?v={version}"
 
 
 def heatmap_response(analysis: ImageAnalysis | None, *, cache_control: str,

@@ -38,14 +38,15 @@ def favicon(request: HttpRequest) -> HttpResponse:
 
 
 def explore(request: HttpRequest) -> HttpResponse:
-    page = Paginator(selectors.image_queryset_public(), PAGE_SIZE).get_page(request.GET.get("page"))
+    tiles = selectors.image_queryset_for_tiles(selectors.image_queryset_public())
+    page = Paginator(tiles, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "gallery/explore.html", {"page": page})
 
 
 @login_required
 def mine(request: HttpRequest) -> HttpResponse:
     filters = selectors.ImageFilters.from_query(request.GET)
-    queryset = selectors.image_queryset_owned(owner=request.user, filters=filters)
+    queryset = selectors.image_queryset_for_tiles(selectors.image_queryset_owned(owner=request.user, filters=filters))
     page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
     context = {
         "page": page,
@@ -238,7 +239,7 @@ def album_index(request: HttpRequest) -> HttpResponse:
 def album_detail(request: HttpRequest, album_id) -> HttpResponse:
     album = _album_owned_or_404(request, album_id)
     filters = selectors.ImageFilters(album_id=str(album.id))
-    queryset = selectors.image_queryset_owned(owner=request.user, filters=filters)
+    queryset = selectors.image_queryset_for_tiles(selectors.image_queryset_owned(owner=request.user, filters=filters))
     page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
     context = {"album": album, "page": page, "rename_form": AlbumForm(initial={"title": album.title})}
     return render(request, "gallery/album.html", context)

@@ -6,14 +6,14 @@ import time
 from dataclasses import dataclass
 
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import OuterRef, Q, Subquery
 from pgvector.django import CosineDistance
 
-from gallery.heatmaps import overlay_page_url
+from gallery.heatmaps import overlay_page_url_of
 from gallery.models import Image, Visibility
 from gallery.selectors import visible_to
 from inference.models import ImageAnalysis, ImageEmbedding, search_vector_half
-from inference.selectors import embedding_version_serving
+from inference.selectors import embedding_version_serving_expression
 from search.models import SimilarityQuery
 
 # HNSW search breadth. With a visibility filter, iterative scan keeps walking the graph until
@@ -39,6 +39,15 @@ LARGE_VERSION_RECOUNT_SECONDS = 60.0
 _large_version_counted_at: dict[str, float] = {}
 # Columns of an embedding row that a results page never reads.
 RESULT_ROW_DEFERRED = ("vector", "whole_vector", "crop_vector")
+# What a result shows of its photo and owner: the tiles (templates/search/_similar_tiles.html) and
+# the API's photo summary (gallery.api.photos.PhotoSummarySerializer). The rest of the two rows
+# (file names, hashes, the owner's password hash and last login) is never read, and the cached
+# tiles are keyed by what was loaded (gallery.platform.fragments), so a log-in by a result's
+# owner no longer makes every page that shows their photos render its tiles again.
+RESULT_PHOTO_COLUMNS = ("image__id", "image__owner", "image__title", "image__visibility", "image__width",
+                        "image__height", "image__created", "image__taken_at", "image__analysis_status",
+                        "image__display", "image__thumbnail_square", "image__thumbnail_wide",
+                        "image__owner__username")
 
 
 def hnsw_session_settings(*, wanted: int = 0) -> dict[str, object]:
@@ -120,8 +129,8 @@ def image_similar_queryset(*, viewer, vector, model_version: str, exclude_image_
         # The rows' own vectors are never read (distances are computed in SQL): 3 x 128 floats a
         # row sent as text and parsed back by Django cost the web process 0.6-2.5 ms a page and
         # the server a few tenths (README, "Capacity").
-        .defer(*RESULT_ROW_DEFERRED)
-        .annotate(distance=ranking_distance(vector))
+        .only("image", "model_version", "owner", "visibility", *RESULT_PHOTO_COLUMNS)
+        .annotate(distance=ranking_distance(vector), overlay_map=_overlay_map(model_version))
     )
     if whole_vector is not None:
         # Computed only for the rows the LIMIT returns: they explain a match and show it at full
@@ -144,12 +153,12 @@ def image_similar_page(*, viewer, image: Image, limit: int = 24, offset: int = 0
 
     None when the photo has no vector of the serving version yet (its analysis is not done).
     """
-    version = embedding_version_serving()
-    source = (ImageEmbedding.objects.filter(image=image, model_version=version)
-              .only("vector", "whole_vector", "crop_vector").first())
+    # The serving version and the photo's vectors of it in one query.
+    source = (ImageEmbedding.objects.filter(image=image, model_version=embedding_version_serving_expression())
+              .only("model_version", "vector", "whole_vector", "crop_vector").first())
     if source is None:
         return None
-    return _similar_page(viewer=viewer, vectors=source, version=version, exclude_image_id=image.id,
+    return _similar_page(viewer=viewer, vectors=source, version=source.model_version, exclude_image_id=image.id,
                          limit=limit, offset=offset)
 
 
@@ -195,11 +204,11 @@ def _similar_page(*, viewer, vectors, version: str, exclude_image_id, limit: int
     rows = rows[:limit]
     # relaxed_order may return neighbours slightly out of order; these distances are exact.
     rows.sort(key=lambda row: row.exact_distance)
-    overlays = _overlay_urls([row.image_id for row in rows], version)
     results = [
         SimilarImage(image=row.image, similarity=1.0 - float(row.exact_distance),
                      whole_similarity=1.0 - float(row.whole_distance), crop_similarity=1.0 - float(row.crop_distance),
-                     overlay_url=overlays.get(row.image_id))
+                     overlay_url=None if row.overlay_map is None else overlay_page_url_of(image_id=row.image_id,
+                                                                                        map_name=row.overlay_map))
         for row in rows
     ]
     return SimilarPage(results=results, offset=offset, has_more=has_more)
@@ -241,7 +250,10 @@ def _visible_rows(rows: list, viewer) -> list:
     return [row for row in rows if row.image.visibility == Visibility.PUBLIC or row.image.owner_id == viewer_id]
 
 
-def _overlay_urls(image_ids: list, version: str) -> dict:
-    done = ImageAnalysis.objects.filter(image_id__in=image_ids, model_version=version).exclude(saliency_map="",
-                                                                                              overlay="")
-    return {a.image_id: overlay_page_url(a) for a in done.only("image_id", "saliency_map", "overlay")}
+def _overlay_map(version: str) -> Subquery:
+    """The stored map's name of the row's analysis of ``version`` ("" for an analysis with only its
+    older overlay PNG), NULL when it has no heat map: in the ranking query, one index lookup for
+    each row the LIMIT returns, instead of a second query and a model per result."""
+    with_heatmap = (ImageAnalysis.objects.filter(image_id=OuterRef("image_id"), model_version=version)
+                    .exclude(saliency_map="", overlay=""))
+    return Subquery(with_heatmap.values("saliency_map")[:1])

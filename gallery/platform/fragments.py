@@ -3,8 +3,12 @@
 Turning rows into tiles is most of a page's CPU: about 0.7 ms a tile in Django's template engine,
 so 16-24 ms for the 24-48 tiles of a gallery or photo page (cProfile of the pages, issue 17),
 against a few milliseconds for all of the page's queries. A fragment is cached under a digest of
-everything it is rendered from: every column of each row it shows (and of the rows loaded with it
-by select_related, such as the owner), the values the caller adds, and the templates' source.
+everything it is rendered from: every column loaded of each row it shows (and of the rows loaded
+with it by select_related, such as the owner; a grid loads only the columns its tiles draw), the
+values the caller adds, the templates' source, and the code that turns rows into links and
+labels: the URL routes (and the script prefix) the links are reversed from, and the source of the
+rows' model modules (status and visibility labels, URL helpers). So a deploy that only moves a
+route or renames a label starts from new keys as well.
 
 So nothing is ever invalidated, and nothing needs to be: any change to a photo (title,
 visibility, analysis status, thumbnails, deletion), by whatever path made it (a service, the
@@ -19,17 +23,22 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import inspect
+import sys
 from collections.abc import Iterable
 
+from django.conf import settings
 from django.db.models import Model
 from django.template.loader import get_template
+from django.urls import URLPattern, URLResolver, get_resolver, get_script_prefix, get_urlconf
 
 
 def fragment_key(rows: Iterable[Model], *extra: object, templates: tuple[str, ...]) -> str:
-    """A digest of ``rows`` (all their columns and those of the related rows loaded with them),
-    of ``extra`` values and of the source of ``templates`` (a deploy that changes the markup
-    starts from new keys)."""
+    """A digest of ``rows`` (their loaded columns and those of the related rows loaded with them),
+    of ``extra`` values, of the source of ``templates`` (a deploy that changes the markup
+    starts from new keys) and of the code the links and labels come from (routes, models)."""
     digest = hashlib.sha256(_templates_digest(templates).encode())
+    digest.update(_routes_digest(get_urlconf() or settings.ROOT_URLCONF, get_script_prefix()).encode())
     for row in rows:
         digest.update(_row_state(row).encode())
     digest.update(repr(extra).encode())
@@ -37,12 +46,41 @@ def fragment_key(rows: Iterable[Model], *extra: object, templates: tuple[str, ..
 
 
 def _row_state(row: Model) -> str:
-    values = [type(row).__name__, *(getattr(row, field.attname) for field in row._meta.concrete_fields)]
+    # Every column loaded; a query that loads fewer (.only(), as the grids do) keys the tile by
+    # those it can draw, and a column it did not load cannot be on the tile.
+    model, deferred = type(row), row.get_deferred_fields()
+    values = [model.__name__, _model_code_digest(model), *((field.attname, getattr(row, field.attname))
+                                                           for field in row._meta.concrete_fields
+                                                           if field.attname not in deferred)]
     # select_related rows (the photo's owner): their names are shown on tiles too.
     for related in row._state.fields_cache.values():
         if isinstance(related, Model):
             values.append(_row_state(related))
     return repr(values)
+
+
+@functools.cache
+def _model_code_digest(model: type[Model]) -> str:
+    # The module holds the labels of the row's choices and its URL helpers (get_absolute_url,
+    # thumbnail_url): read once per process, and a process runs one version of the code.
+    return hashlib.sha256(inspect.getsource(sys.modules[model.__module__]).encode()).hexdigest()[:16]
+
+
+@functools.cache
+def _routes_digest(urlconf: str, script_prefix: str) -> str:
+    """Every route of ``urlconf`` (pattern, name, namespace) under ``script_prefix``: a tile's links
+    are reversed from them, so moving one (a route-only deploy) must not serve old links."""
+    routes: list[str] = [script_prefix]
+
+    def walk(patterns, prefix: str) -> None:
+        for pattern in patterns:
+            if isinstance(pattern, URLResolver):
+                walk(pattern.url_patterns, f"{prefix}{pattern.pattern}|{pattern.namespace}:")
+            elif isinstance(pattern, URLPattern):
+                routes.append(f"{prefix}{pattern.pattern} {pattern.name}")
+
+    walk(get_resolver(urlconf).url_patterns, "")
+    return hashlib.sha256("\n".join(routes).encode()).hexdigest()
 
 
 @functools.cache

@@ -8,6 +8,8 @@ import re
 
 import numpy as np
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from gallery import services
 from gallery.models import AnalysisStatus, Image, Visibility
@@ -116,3 +118,49 @@ def test_album_tiles_carry_the_viewers_csrf_token_and_are_never_cached(client, m
     again = client.get(f"/albums/{album.id}/")
     assert "gallery/_tile.html" in rendered(again)
     assert "Remove from album" in again.content.decode()
+
+
+def test_a_route_only_deploy_reaches_the_cached_tiles(client, make_user, photo, settings):
+    """Tiles are keyed by the routes their links are reversed from: moving the pages (a deploy
+    that changes no template and no row) must not serve ten more minutes of dead links."""
+    image = photo(owner=make_user(), visibility=Visibility.PUBLIC, title="Harbour")
+    client.force_login(make_user())
+    assert f'href="/photos/{image.id}/"' in grid(client.get("/"))  # now cached
+
+    settings.ROOT_URLCONF = "tests.gallery.moved_urls"
+    moved = grid(client.get("/pictures/"))
+    assert f'href="/pictures/photos/{image.id}/"' in moved
+    assert f'src="/pictures/photos/{image.id}/thumbnail/' in moved and f'"/photos/{image.id}/' not in moved
+
+
+def test_similar_tiles_follow_a_route_only_deploy(client, make_user, photo, settings):
+    owner = make_user()
+    base = np.ones(EMBEDDING_DIM)
+    shown = index_photo(photo(owner=owner, visibility=Visibility.PUBLIC, title="Shown"), base)
+    twin = index_photo(photo(owner=owner, visibility=Visibility.PUBLIC, title="Twin"), near(base, 1))
+    client.force_login(make_user())
+    more = f"/photos/{shown.id}/similar?offset=0"  # search's route: it does not move
+    assert f'href="/photos/{twin.id}/"' in client.get(more).content.decode()  # now cached
+
+    settings.ROOT_URLCONF = "tests.gallery.moved_urls"
+    tiles = client.get(more).content.decode()
+    assert f'href="/pictures/photos/{twin.id}/"' in tiles and f'"/photos/{twin.id}/' not in tiles
+
+
+def test_grids_load_only_what_their_tiles_draw(client, make_user, photo):
+    """A page of 48 tiles loads the columns a tile shows, not whole photo and account rows (the
+    owner's password hash included): most of the grid's CPU was turning those into objects."""
+    owner = make_user()
+    for title in ("Harbour", "Lighthouse"):
+        photo(owner=owner, visibility=Visibility.PUBLIC, title=title)
+    client.force_login(owner)
+    for url in ("/", "/mine/"):
+        with CaptureQueriesContext(connection) as captured:
+            page = client.get(url).content.decode()
+        assert "Harbour" in page and "Lighthouse" in page
+        tiles_query = next(q["sql"] for q in captured if 'FROM "gallery_image"' in q["sql"]
+                           and "ORDER BY" in q["sql"])
+        assert '"gallery_image"."title"' in tiles_query and '"auth_user"."username"' in tiles_query
+        for column in ('"gallery_image"."sha256"', '"gallery_image"."file"', '"auth_user"."password"',
+                       '"auth_user"."email"'):
+            assert column not in tiles_query, (url, column)

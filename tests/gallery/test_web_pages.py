@@ -232,6 +232,28 @@ def test_similar_results_hide_private_photos_and_show_more_on_demand(client, mak
     assert client.get(f"/photos/{query.id}/").context["similar"].results[0].image.id == secret.id
 
 
+def test_a_page_of_similar_photos_reads_the_version_vectors_and_overlays_with_its_ranking(client, make_user, photo):
+    """"Show more" runs its own lookups (the viewer, the photo) and then the serving version with
+    the photo's vectors in one query, and the results with their heat maps in another: no query
+    of its own for the version or for the results' analyses, however many results there are."""
+    owner = make_user()
+    base = np.ones(EMBEDDING_DIM)
+    rng = np.random.default_rng(3)
+    shown = index_photo(photo(owner=owner, visibility="public"), base)
+    for _ in range(5):
+        index_photo(photo(owner=owner, visibility="public"), base + rng.normal(size=EMBEDDING_DIM))
+    client.force_login(make_user())
+    url = f"/photos/{shown.id}/similar?offset=0"
+    client.get(url)
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get(url).status_code == 200
+    reads = [q["sql"] for q in captured if q["sql"].startswith("SELECT")]
+    own_reads = ('SELECT "inference_modelversion"', 'SELECT "inference_imageanalysis"')
+    assert not [sql for sql in reads if sql.startswith(own_reads)]
+    # the user, the photo, its vectors (with the version), the search settings, the ranking
+    assert len(reads) == 5, reads
+
+
 def test_similar_results_say_which_embedding_matched(client, make_user, photo):
     owner = make_user()
     client.force_login(owner)

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from django.contrib.auth.models import AnonymousUser
 from django.db import connection, transaction
+from django.utils import timezone
 
 from gallery.models import AnalysisStatus, Image, Visibility
 from inference.configuration import configured_model_version
@@ -21,6 +22,7 @@ from search.selectors import (
     image_similar_queryset,
     search_session_set,
 )
+from search.templatetags.similar import similar_tiles_key
 
 pytestmark = pytest.mark.django_db
 
@@ -62,6 +64,30 @@ def test_similar_ranks_by_cosine_and_respects_visibility(make_user):
     public_query = indexed_image(bob, base, visibility=Visibility.PUBLIC, title="public query")
     assert [r.image.title for r in image_similar_list(viewer=AnonymousUser(), image=public_query)] == ["bob public"]
     assert {r.image.title for r in image_similar_list(viewer=bob, image=public_query)} == {"bob public", "bob private"}
+
+
+def test_results_load_what_they_show_so_an_owners_log_in_keeps_the_cached_tiles(make_user):
+    """A result carries the columns its tile and the API show, not the owner's password hash or
+    last log-in: the tiles' cache key follows what was loaded, so the owner signing in does not
+    make every page that shows their photos render its tiles again; a new name still does."""
+    owner, viewer = make_user("marta"), make_user()
+    base = unit(np.ones(EMBEDDING_DIM))
+    shown = indexed_image(owner, base, visibility=Visibility.PUBLIC)
+    indexed_image(owner, unit(base + 0.1), visibility=Visibility.PUBLIC, title="twin")
+
+    def key() -> str:
+        return similar_tiles_key(image_similar_page(viewer=viewer, image=shown), "/more")
+
+    before = key()
+    result = image_similar_page(viewer=viewer, image=shown).results[0].image
+    assert {"password", "last_login", "email"} <= result.owner.get_deferred_fields()
+    assert {"file", "sha256"} <= result.get_deferred_fields()
+    owner.last_login = timezone.now()
+    owner.save()
+    assert key() == before
+    owner.username = "marta_b"
+    owner.save()
+    assert key() != before
 
 
 def test_similar_is_none_until_analysis_is_done(make_user):

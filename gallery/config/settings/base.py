@@ -158,6 +158,14 @@ CACHES = {
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     )
 }
+# Every signed-in page reads its session. cached_db reads it from that cache and writes it
+# through to PostgreSQL: one query less per page (bench/page_cpu.py), and the database stays the
+# record, so a Redis restart or outage signs nobody out (a miss, or a cache that fails open, reads
+# the row). The price: a login or logout writes both; Redis now holds session data (guard it like
+# the database); and a session row deleted in SQL behind Django's back would live on in the cache
+# until it expires (nothing here does that: logout and flush() delete both, and a password change
+# is checked against the user row on every request).
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 # Worker children load TensorFlow and the models at start-up (inference.tasks); give them time.
 CELERY_WORKER_PROC_ALIVE_TIMEOUT = 120
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
