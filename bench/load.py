@@ -282,10 +282,13 @@ def _realistic(base: str, env: dict, var_dir: Path, *, sessions: int, photos: in
             analysis_status__in=["done", "failed"]).count() == 0, timeout, "the library to be analysed")
         seeded = [str(i) for i in Image.objects.filter(owner__username="load0").values_list("id", flat=True)]
 
-    cpu = _cpu_by_kind(server_pid, var_dir)
+    import psutil
+
+    cpu, machine = _cpu_by_kind(server_pid, var_dir), psutil.cpu_times()
     quiet = _browse(base, people, seeded, until=lambda: True, seconds=seconds)
     load_quiet = [round(v, 2) for v in os.getloadavg()]
     quiet["cpu_s"], cpu = _cpu_spent(cpu, _cpu_by_kind(server_pid, var_dir))
+    quiet["machine_cores"], machine = _machine_cores(machine, psutil.cpu_times(), quiet["seconds"])
 
     import resource
 
@@ -310,6 +313,7 @@ def _realistic(base: str, env: dict, var_dir: Path, *, sessions: int, photos: in
         process_group_stop(importer, signal.SIGTERM)
     load_busy = [round(v, 2) for v in os.getloadavg()]
     busy["cpu_s"], _ = _cpu_spent(cpu, _cpu_by_kind(server_pid, var_dir, importer.pid))
+    busy["machine_cores"], _ = _machine_cores(machine, psutil.cpu_times(), busy["seconds"])
     importer.wait()
     reaped = resource.getrusage(resource.RUSAGE_CHILDREN)  # the import command, once it has exited
     busy["cpu_s"]["import"] = round(reaped.ru_utime + reaped.ru_stime - reaped_before.ru_utime
@@ -359,6 +363,16 @@ def _cpu_by_kind(server_pid: int, var_dir: Path, *extra_pids: int) -> dict:
         if kind:
             found[process.pid] = (kind, times.user + times.system)
     return found
+
+
+def _machine_cores(before, after, seconds: float) -> tuple[dict, object]:
+    """The whole machine's time between two psutil.cpu_times() samples, in cores: what was left idle,
+    what the host took (steal: a virtual machine's neighbours), what niced processes (the worker,
+    the import) and everything else used. Pages slowing while idle stays high point at the app;
+    with idle at zero, at the machine (README, "Under load")."""
+    fields = [name for name in ("user", "nice", "system", "idle", "iowait", "steal") if hasattr(after, name)]
+    wall = max(seconds, 1e-9)
+    return {name: round((getattr(after, name) - getattr(before, name)) / wall, 2) for name in fields}, after
 
 
 def _cpu_spent(before: dict, after: dict) -> tuple[dict, dict]:
