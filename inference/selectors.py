@@ -29,15 +29,18 @@ def embedding_version_serving() -> str:
     has no active row until its first photo is analysed (services.model_version_activate_first);
     until then the configured version is the only one there can be.
     """
-    name = ModelVersion.objects.filter(status=VersionStatus.ACTIVE).values_list("name", flat=True).first()
-    return name or configured_model_version()
+    return _active_version_name().first() or configured_model_version()
 
 
 def embedding_version_serving_expression() -> Coalesce:
     """embedding_version_serving as an SQL expression, for a query that needs the version and
     its rows in one statement (a results page): the same rule, read in the same snapshot."""
-    active = ModelVersion.objects.filter(status=VersionStatus.ACTIVE).order_by("pk").values("name")[:1]
-    return Coalesce(Subquery(active), Value(configured_model_version()))
+    return Coalesce(Subquery(_active_version_name()[:1]), Value(configured_model_version()))
+
+
+def _active_version_name():
+    # At most one row is active (a constraint), ordered anyway so both readers agree if that ever breaks.
+    return ModelVersion.objects.filter(status=VersionStatus.ACTIVE).order_by("pk").values_list("name", flat=True)
 
 
 def version_built_by_workers() -> str:
