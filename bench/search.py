@@ -25,7 +25,8 @@ and measures for each, query by query:
   (``filtered_one_index``: one scan of the index over every photo, with the visibility test as
   its filter), next to the app's query, which merges a scan of the public photos' partial index
   (``embedding_public_half_hnsw``, same M and ef_construction) with an exact scan of the viewer's
-  own photos (B-tree ``embedding_owner_version``);
+  own non-public photos (B-tree ``embedding_owner_private`` of the non-public rows, carrying
+  the stored half-precision vector; inference/0011);
 * the same queries as an exact scan (index scans disabled);
 * faiss IndexHNSWFlat (the first vector design's M and ef_construction, inner product on unit
   vectors = cosine) over the same ef sweep, the filtered case through an IDSelector.
@@ -37,7 +38,9 @@ ran with either way.
 Per design: index sizes (the public photos' partial index and the owner B-tree too), build times
 (the HNSW indexes are then read into shared_buffers with pg_prewarm, as a serving database's
 would be), which indexes each query's plan scans, and on-CPU time of the PostgreSQL backend per query (from
-/proc, so a busy shared machine inflates wall time but not this); per size: table and database
+/proc, so a busy shared machine inflates wall time but not this); per size: the owner B-tree's size
+as the COPY left it (maintained row by row, as on a site that grew), its build time and size
+rebuilt (as a migration builds it; the queries use that one), table and database
 size (the capacity table in the README).
 
 Ground truth is exact top-10 by inner product in numpy (float32, the precision pgvector stores).
