@@ -91,6 +91,12 @@ class ImageEmbedding(models.Model):
     vector = VectorField(dimensions=EMBEDDING_DIM)
     whole_vector = VectorField(dimensions=EMBEDDING_DIM)
     crop_vector = VectorField(dimensions=EMBEDDING_DIM)
+    # The search vector in half precision, stored (PostgreSQL computes it on every write), for the
+    # owner B-tree to carry: INCLUDE takes columns, not expressions. The viewer's own photos are
+    # ranked by it exactly from the B-tree, at half the bytes of the float32 vector it replaced
+    # there (migrations 0010-0012; README, "Search at scale").
+    vector_half = models.GeneratedField(expression=search_vector_half(),
+                                        output_field=HalfVectorField(dimensions=EMBEDDING_DIM), db_persist=True)
     # Copies of the photo's owner and visibility, so the similar-photos filter is checked on the
     # row the HNSW scan reads instead of joining every candidate to its photo (2.3x faster at 100k
     # photos; README, "Search at scale"). Written by inference.services.image_analyze and
@@ -107,11 +113,11 @@ class ImageEmbedding(models.Model):
         ]
         indexes = [
             # The similar-photos query's two parts (search.selectors.image_similar_queryset,
-            # migrations 0007 and 0008; README, "Search at scale"): a graph of the public photos
-            # alone, where no candidate fails the visibility test, and the viewer's own photos by
-            # owner, scanned exactly from the B-tree without reading their rows (it carries what
-            # that part reads: the vector, 0.7 GB at 1M photos). No graph of every photo: no query
-            # walks one since the split (migration 0009 dropped it).
+            # migrations 0007 and 0011; README, "Search at scale"): a graph of the public photos
+            # alone, where no candidate fails the visibility test, and the viewer's own non-public
+            # photos by owner, scanned exactly from the B-tree without reading their rows (it
+            # carries what that part reads: the half-precision vector). No graph of every photo: no
+            # query walks one since the split (migration 0009 dropped it).
             # Vectors are L2-normalised and compared by cosine distance: the opclass must match.
             # m 8 with a wider construction search (128) keeps recall@10 of m 16 / 64 at 1M photos
             # with half the links per node (bench/search.py; README, "Capacity").
@@ -122,8 +128,11 @@ class ImageEmbedding(models.Model):
                 ef_construction=128,
                 condition=Q(visibility=Visibility.PUBLIC),
             ),
-            models.Index(fields=["owner", "model_version"], include=["visibility", "image", "id", "vector"],
-                         name="embedding_owner_version"),
+            # Partial: only the rows that part reads. Public rows come from the graph; carrying
+            # them here too cost 5 % more entries at the bench's public share and all of them on
+            # an all-public site.
+            models.Index(fields=["owner", "model_version"], include=["image", "id", "vector_half"],
+                         condition=~Q(visibility=Visibility.PUBLIC), name="embedding_owner_private"),
         ]
 
     def __str__(self) -> str:

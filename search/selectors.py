@@ -38,7 +38,7 @@ EXACT_SEARCH_BELOW = 2000
 LARGE_VERSION_RECOUNT_SECONDS = 60.0
 _large_version_counted_at: dict[str, float] = {}
 # Columns of an embedding row that a results page never reads.
-RESULT_ROW_DEFERRED = ("vector", "whole_vector", "crop_vector")
+RESULT_ROW_DEFERRED = ("vector", "whole_vector", "crop_vector", "vector_half")
 # What a result shows of its photo and owner: the tiles (templates/search/_similar_tiles.html) and
 # the API's photo summary (gallery.api.photos.PhotoSummarySerializer). The rest of the two rows
 # (file names, hashes, the owner's password hash and last login) is never read, and the cached
@@ -105,11 +105,13 @@ def image_similar_queryset(*, viewer, vector, model_version: str, exclude_image_
 
     * public photos: a graph of them alone (``embedding_public_half_hnsw``, a partial index),
       where only rows of another model version can fail the filter;
-    * the viewer's own non-public photos: an exact scan of their rows, read from a B-tree on
-      (owner, version) that carries the vector (``embedding_owner_version``, an index-only scan).
-      It ranks by the float32 distance, on which there is no HNSW index, so PostgreSQL could not
-      choose to walk a graph of every photo rejecting everyone else's (0006's did, until 0009
-      dropped it); and an exact scan misses none of a person's own photos.
+    * the viewer's own non-public photos: an exact scan of their rows, read from a partial B-tree
+      on (owner, version) of the non-public rows that carries the stored half-precision vector
+      (``embedding_owner_private``, an index-only scan). It ranks by that column, on which there
+      is no HNSW index, so PostgreSQL cannot choose to walk a graph of every photo rejecting
+      everyone else's (0006's did, until 0009 dropped it); and an exact scan misses none of a
+      person's own photos. Its WHERE must imply the index's (NOT visibility = 'public'), or the
+      planner cannot use the index (tests/search/test_similar.py checks the plan).
 
     Visibility is tested on the embedding's copies of the photo's owner and visibility; callers
     keep only rows whose photo the viewer may see (``_visible_rows``): the photo row is the
@@ -121,7 +123,7 @@ def image_similar_queryset(*, viewer, vector, model_version: str, exclude_image_
     if viewer.is_authenticated:
         own = (ImageEmbedding.objects.filter(model_version=model_version, owner=viewer)
                .exclude(visibility=Visibility.PUBLIC))  # the viewer's public photos come from the public part
-        nearest = nearest.union(_nearest_rows(own, distance=CosineDistance("vector", vector),
+        nearest = nearest.union(_nearest_rows(own, distance=CosineDistance("vector_half", vector),
                                               exclude_image_id=exclude_image_id, wanted=wanted), all=True)
     qs = (
         ImageEmbedding.objects.filter(pk__in=nearest)

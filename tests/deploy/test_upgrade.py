@@ -109,13 +109,18 @@ def test_a_database_of_the_previous_release_upgrades_with_its_data():
     assert embeddings["photo 1"].visibility == "private" and embeddings["photo 1"].owner.username == "alice"
     # 0006 replaced the float32 HNSW index with the half-precision one; 0007 added the public
     # photos' graph and 0008 the owner B-tree of the split similar-photos query; 0009 dropped the
-    # graph of every photo, which no query walks any more.
+    # graph of every photo, which no query walks any more; 0010-0012 replaced the owner B-tree
+    # with one of the non-public rows carrying the stored half-precision vector.
     assert _hnsw_indexes() == ["embedding_public_half_hnsw"]
     with connection.cursor() as cursor:
         cursor.execute("SELECT indexdef FROM pg_indexes WHERE indexname = 'embedding_public_half_hnsw'")
         assert "WHERE ((visibility)::text = 'public'::text)" in cursor.fetchone()[0]
-        cursor.execute("SELECT indexdef FROM pg_indexes WHERE indexname = 'embedding_owner_version'")
-        assert "(owner_id, model_version) INCLUDE (visibility, image_id, id, vector)" in cursor.fetchone()[0]
+        cursor.execute("SELECT indexdef FROM pg_indexes WHERE indexname = 'embedding_owner_private'")
+        assert cursor.fetchone()[0].endswith("(owner_id, model_version) INCLUDE (image_id, id, vector_half)"
+                                             " WHERE (NOT ((visibility)::text = 'public'::text))")
+    assert _index_valid("embedding_owner_version") is None
+    # The rows written before the column existed have their half-precision copy too.
+    np.testing.assert_allclose(embeddings["photo 1"].vector_half, _unit(1), atol=1e-3)
     assert ModelVersion.objects.get().status == "active"
     region, outside = (SimilarityQuery.objects.get(owner__username=name) for name in ("bob", "alice"))
     assert region.status == AnalysisStatus.DONE and region.box == (0, 0, 20, 20)
@@ -152,18 +157,21 @@ def test_a_failed_concurrent_index_build_is_recovered_as_the_readme_says():
     before_0006 = [("inference", "0005_analysis_worker")]
     _migrate(before_0006)
     try:
-        # Only 0006-0008 are unapplied and they change no column: today's models fit the tables.
+        # Only inference's 0006-0012 are unapplied; 0010 adds a (generated) column that today's
+        # embedding model reads back on insert, so the embedding is written as 0005 had it.
         from django.contrib.auth import get_user_model
 
         from gallery.models import Image
-        from inference.models import ImageEmbedding
+
+        old = MigrationExecutor(connection).loader.project_state(before_0006).apps
+        ImageEmbedding = old.get_model("inference", "ImageEmbedding")
 
         owner = get_user_model().objects.create(username="alice", password="!")
         image = Image.objects.create(owner=owner, file="images/0.jpg", content_type="image/jpeg", sha256="0" * 64,
                                      size_bytes=1, width=4, height=3)
         too_big = [1e6] * DIM  # above halfvec's largest value, 65504: the cast in the index fails
-        bad = ImageEmbedding.objects.create(image=image, model_version="v", vector=too_big, whole_vector=too_big,
-                                            crop_vector=too_big, owner=owner, visibility="private")
+        bad = ImageEmbedding.objects.create(image_id=image.id, model_version="v", vector=too_big, whole_vector=too_big,
+                                            crop_vector=too_big, owner_id=owner.id, visibility="private")
         with pytest.raises(Exception, match="out of range for type halfvec"):
             _migrate(_heads())
         assert _half_index_valid() is False  # left behind, INVALID: never used by a query
@@ -226,7 +234,8 @@ def test_a_cancelled_build_of_the_public_index_is_recovered_as_its_migration_say
             cursor.execute("DROP INDEX CONCURRENTLY embedding_public_half_hnsw")
         _migrate(_heads())
         assert _index_valid("embedding_public_half_hnsw") is True
-        assert _index_valid("embedding_owner_version") is True
+        assert _index_valid("embedding_owner_private") is True
+        assert _index_valid("embedding_owner_version") is None  # 0012 replaced it after 0008 built it
         assert _hnsw_indexes() == ["embedding_public_half_hnsw"]  # 0009 ran after them
     finally:
         writer.close()
@@ -274,6 +283,57 @@ def test_dropping_the_graph_of_every_photo_is_reversible_and_concurrent():
         _migrate(_heads())  # whatever happened, later tests get the current schema
     assert _hnsw_indexes() == ["embedding_public_half_hnsw"]
     assert ImageEmbedding.objects.count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_smaller_owner_btree_replaces_the_old_one_reversibly_and_concurrently():
+    """0010 adds the stored half-precision vector, 0011 builds the partial owner B-tree that
+    carries it next to 0008's (search keeps using the old one meanwhile) and 0012 drops 0008's,
+    both CONCURRENTLY. Migrated back, 0008's B-tree is rebuilt as it was and the column goes;
+    the rows stay."""
+    from django.core.management import call_command
+
+    from gallery.models import Image, Visibility
+    from inference.models import ImageEmbedding
+
+    def sql(migration: str, *args: str) -> str:
+        out = io.StringIO()
+        call_command("sqlmigrate", "inference", migration, *args, stdout=out)
+        return out.getvalue()
+
+    assert 'CREATE INDEX CONCURRENTLY "embedding_owner_private"' in sql("0011")
+    assert 'DROP INDEX CONCURRENTLY IF EXISTS "embedding_owner_version"' in sql("0012")
+    assert 'CREATE INDEX CONCURRENTLY "embedding_owner_version"' in sql("0012", "--backwards")
+
+    from django.contrib.auth import get_user_model
+
+    owner = get_user_model().objects.create(username="alice", password="!")
+    for n, visibility in enumerate([Visibility.PUBLIC, Visibility.PRIVATE]):
+        image = Image.objects.create(owner=owner, file=f"images/{n}.jpg", content_type="image/jpeg",
+                                     sha256=f"{n:064x}", size_bytes=1, width=4, height=3, visibility=visibility)
+        ImageEmbedding.objects.create(image=image, model_version="v", vector=_unit(n), whole_vector=_unit(n),
+                                      crop_vector=_unit(n), owner=owner, visibility=visibility)
+
+    def columns() -> set[str]:
+        with connection.cursor() as cursor:
+            return {c.name for c in connection.introspection.get_table_description(cursor, "inference_imageembedding")}
+
+    try:
+        _migrate([("inference", "0011_embedding_owner_private")])  # both B-trees: the old code's and the new
+        assert _index_valid("embedding_owner_version") is True and _index_valid("embedding_owner_private") is True
+        _migrate([("inference", "0009_remove_embedding_vector_half_hnsw")])
+        assert _index_valid("embedding_owner_private") is None and "vector_half" not in columns()
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT indexdef FROM pg_indexes WHERE indexname = 'embedding_owner_version'")
+            assert "(owner_id, model_version) INCLUDE (visibility, image_id, id, vector)" in cursor.fetchone()[0]
+            cursor.execute("SELECT count(*) FROM inference_imageembedding")
+            assert cursor.fetchone()[0] == 2
+    finally:
+        _migrate(_heads())  # whatever happened, later tests get the current schema
+    assert _index_valid("embedding_owner_version") is None and _index_valid("embedding_owner_private") is True
+    assert "vector_half" in columns()
+    for n, embedding in enumerate(ImageEmbedding.objects.order_by("image__sha256")):
+        np.testing.assert_allclose(embedding.vector_half, _unit(n), atol=1e-3)
 
 
 @pytest.mark.django_db

@@ -234,12 +234,12 @@ def test_filtered_query_is_split_by_index_and_fills_the_page_when_little_is_visi
             plan = queryset.explain()
         public_scan = plan.split("Index Scan using embedding_public_half_hnsw")[1].split("->")[0]
         assert "Order By" in public_scan, plan  # ranked by the graph, not sorted afterwards
-        # The viewer's own rows (1 %) through the B-tree, ranked by an exact sort. (Index-only once
-        # VACUUM has marked the pages all-visible, which a test's transaction cannot run;
-        # bench/search.py reports the plan at 1M.)
+        # The viewer's own rows (1 %) through the partial B-tree of non-public rows, ranked by an
+        # exact sort: the part's WHERE implies the index's. (Index-only once VACUUM has marked the
+        # pages all-visible, which a test's transaction cannot run; the test below does.)
         own_part = plan.split("Subquery Scan")[2]
         assert "Sort" in own_part and "hnsw" not in own_part, plan
-        assert "Index Cond: ((owner_id = " in own_part and "embedding_owner_version" in own_part, plan
+        assert "Index Cond: ((owner_id = " in own_part and "embedding_owner_private" in own_part, plan
 
         page = image_similar_page(viewer=viewer, image=images[source], limit=24)
         rows = [row_of[result.image.id] for result in page.results]
@@ -251,6 +251,73 @@ def test_filtered_query_is_split_by_index_and_fills_the_page_when_little_is_visi
         exact_top10 = set(np.argsort(-scores)[:10].tolist())
         hits += len(exact_top10 & set(rows[:10]))
     assert hits / (10 * len(sources)) >= 0.97
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_own_photos_part_is_answered_from_the_owner_btree_alone(make_user):
+    """The viewer's own part reads its rows from the partial B-tree of non-public rows
+    (``embedding_owner_private``) without a single table row (an index-only scan, no heap
+    fetch once VACUUM has run): the index carries every column that part reads, the stored
+    half-precision vector included, and holds no public row (those come from the public graph)."""
+    viewer, others = make_user("viewer"), [make_user() for _ in range(10)]
+    rng = np.random.default_rng(6)
+    count = 3000
+    vectors = rng.normal(size=(count, EMBEDDING_DIM)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    images = Image.objects.bulk_create([
+        Image(owner=viewer if i % 100 == 0 else others[i % 10], file=f"images/{i}.jpg", content_type="image/jpeg",
+              sha256=f"{i:064x}", size_bytes=1, width=4, height=3,
+              visibility=Visibility.PUBLIC if i % 20 == 1 else Visibility.PRIVATE)
+        for i in range(count)
+    ])
+    ImageEmbedding.objects.bulk_create([
+        ImageEmbedding(image=image, model_version=configured_model_version(), vector=v, whole_vector=v, crop_vector=v,
+                       owner_id=image.owner_id, visibility=image.visibility)
+        for image, v in zip(images, vectors, strict=True)
+    ])
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE inference_imageembedding")
+        cursor.execute("SELECT indexdef FROM pg_indexes WHERE indexname = 'embedding_owner_private'")
+        assert cursor.fetchone()[0].endswith("(owner_id, model_version) INCLUDE (image_id, id, vector_half)"
+                                             " WHERE (NOT ((visibility)::text = 'public'::text))")
+        cursor.execute("SELECT count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
+                       " WHERE c.relname = 'embedding_owner_version'")
+        assert cursor.fetchone()[0] == 0  # 0012 dropped the B-tree of every row
+
+    queryset = image_similar_queryset(viewer=viewer, vector=vectors[0], model_version=configured_model_version(),
+                                      exclude_image_id=images[0].id, limit=24)
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            search_session_set(cursor, version=configured_model_version(), wanted=25)
+        plan = queryset.explain(analyze=True)
+    assert "Index Only Scan using embedding_owner_private" in plan.split("Subquery Scan")[2], plan
+    scan = plan.split("Index Only Scan using embedding_owner_private")[1].split("->")[0]  # that node's lines
+    assert "Heap Fetches: 0" in scan, plan
+    read = float(scan.split("rows=")[2].split()[0])  # the actual rows: the viewer's own, less the query photo
+    assert read == sum(1 for i in range(1, count) if i % 100 == 0), plan
+
+
+def test_the_half_precision_copy_follows_the_vector(make_user):
+    """``vector_half``, which the owner B-tree carries and the own part ranks by, is the search
+    vector in half precision, computed by PostgreSQL on every write: a re-analysis that writes a
+    new vector leaves no stale copy behind."""
+    owner = make_user()
+    rng = np.random.default_rng(7)
+    first, second = unit(rng.normal(size=EMBEDDING_DIM)), unit(rng.normal(size=EMBEDDING_DIM))
+    image = indexed_image(owner, first)
+    embedding = ImageEmbedding.objects.get(image=image)
+    np.testing.assert_allclose(embedding.vector_half, first, atol=1e-3)
+    embedding.vector = second
+    embedding.save()
+    np.testing.assert_allclose(ImageEmbedding.objects.get(image=image).vector_half, second, atol=1e-3)
+    ImageEmbedding.objects.filter(image=image).update(vector=first)
+    np.testing.assert_allclose(ImageEmbedding.objects.get(image=image).vector_half, first, atol=1e-3)
+    # inference.services.image_analyze's write: INSERT ... ON CONFLICT DO UPDATE.
+    ImageEmbedding.objects.bulk_create(
+        [ImageEmbedding(image=image, model_version=embedding.model_version, vector=second, whole_vector=second,
+                        crop_vector=second, owner=owner, visibility=Visibility.PRIVATE)],
+        update_conflicts=True, unique_fields=["image", "model_version"], update_fields=["vector"])
+    np.testing.assert_allclose(ImageEmbedding.objects.get(image=image).vector_half, second, atol=1e-3)
 
 
 @pytest.mark.parametrize("exact_below", [0, selectors.EXACT_SEARCH_BELOW], ids=["index scans", "exact scan"])
