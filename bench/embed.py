@@ -1,9 +1,9 @@
 """Embedding benchmark: the per-photo analysis cost of the old and the new default embedder, one run.
 
     .venv/bin/python bench/embed.py [--pairs N] [--folder DIR] [--models lite0-p128,lite0-vw128]
-        [--head HEAD.npz] [--backbones lite1,lite2] [--intra-op N] [--inter-op N]
+        [--head HEAD.npz[,HEAD2.npz]] [--backbones lite1,lite2] [--intra-op N] [--inter-op N]
 
-For each embedding model (EMBEDDING_MODEL names; --head adds a trained head), times
+For each embedding model (EMBEDDING_MODEL names; --head adds trained heads), times
 ``Pipeline.analyze`` (saliency + crop + both embeddings, what a worker pays per photo) and
 ``Embedder.embed([photo], crops=[crop])`` as the pipeline calls it. Models take turns photo by photo, so
 load on the shared machine hits them alike; the first model listed is the baseline of the ratios.
@@ -74,7 +74,9 @@ def main() -> None:
     parser.add_argument("--cache-dir", type=Path, default=default_cache)
     parser.add_argument("--models", default="lite0-p128,lite0-vw128",
                         help="comma-separated EMBEDDING_MODEL names; the first is the baseline of the ratios")
-    parser.add_argument("--head", default="", help="also time the embedder with this trained head file")
+    parser.add_argument("--head", default="",
+                        help="also time the embedder with these trained head files (comma-separated), each named "
+                             "'head <its folder>'")
     parser.add_argument("--backbones", default="",
                         help="also time these EfficientNet-Lite variants (e.g. lite1,lite2) as '<name>-stand-in': "
                              "lite0-vw128's projection on their features: right shapes, meaningless vectors, "
@@ -93,8 +95,8 @@ def main() -> None:
     for backbone in filter(None, args.backbones.split(",")):
         models.append(_stand_in_registered(backbone))
     pipelines = {name: Pipeline(args.cache_dir, embedding_model=name) for name in models}
-    if args.head:
-        pipelines["head"] = Pipeline(args.cache_dir, embedding_head=args.head)
+    for head in filter(None, args.head.split(",")):
+        pipelines[f"head {Path(head).parent.name}"] = Pipeline(args.cache_dir, embedding_head=head)
     photos = load_photos(args.folder, args.pairs)
     if not photos:
         raise SystemExit(f"no photos found in {args.folder}")

@@ -19,7 +19,10 @@ EMBEDDING_MODEL setting picks the general-purpose one, EMBEDDING_HEAD a domain h
 * ``lite0-p128``: the data-free projection below (the default before lite0-vw128; kept too).
 * a trained ArcFace head (inference.embedding.arcface; served as in inference.embedding.head), which
   a site enables with EMBEDDING_HEAD when its photos are of one domain, e.g. the flowers head in
-  inference/weights/flowers102-arcface/. Its version includes the head file's hash.
+  inference/weights/flowers102-arcface/. Its version includes the head file's hash. The file also
+  says how it is served: its crop weight, and whether the whole photo is averaged with its mirror
+  image (``train_embedder --mirror-average``); a head file from before records neither and is
+  served as it was (crop weight 0.5, no mirror). Measured in that folder's README.
 
 Search ranks by the weighted mean of the whole-photo and salient-crop vectors (each model's
 crop_weight in EMBEDDING_MODELS).
@@ -215,8 +218,8 @@ EMBEDDING_MODELS = {
         "946108fcda1a2733914b9f1fcead00b58f9b5d92d0570ed706de00246b26b375", 0.35),
     "lite0-p128": EmbeddingModel(LITE0, None, None, 0.5),
 }
-#: A trained head (EMBEDDING_HEAD) reads Lite0 features: train_embedder fits it on them.
-HEAD_CROP_WEIGHT = 0.5
+#: A trained head (EMBEDDING_HEAD) reads Lite0 features: train_embedder fits it on them. Its crop
+#: weight and mirror averaging are recorded in its file (EmbeddingHead.crop_weight, .mirror_whole_photo).
 
 
 def head_subspace_projection(model: keras.Model, dim: int) -> np.ndarray:
@@ -267,14 +270,15 @@ class Embedder:
             raise ValueError(f"EMBEDDING_MODEL={model!r} is not one of {sorted(EMBEDDING_VERSIONS)}")
         self.version = embedder_version(head, model)
         served = EMBEDDING_MODELS[model]
-        self.crop_weight = HEAD_CROP_WEIGHT if head else served.crop_weight
-        self.mirror_whole_photo = served.mirror_whole_photo and not head
         projection = head or served.projection
+        trained = head_load(projection, HEAD_CHANNELS, self.dim) if projection else None
+        # A head file says how it is served (its crop weight, mirror averaging); a model, by its entry.
+        self.crop_weight = trained.crop_weight if head else served.crop_weight
+        self.mirror_whole_photo = trained.mirror_whole_photo if head else served.mirror_whole_photo
         variant = LITE0 if head else served.backbone
         self.input_size = variant.input_size
         backbone = load_lite(cache_dir, include_top=False, variant=variant)
-        if projection:
-            trained = head_load(projection, HEAD_CHANNELS, self.dim)
+        if trained:
             kernel, bias = tf.constant(trained.kernel), tf.constant(trained.bias)
 
             def project(features: tf.Tensor) -> tf.Tensor:  # EmbeddingHead.project, in TensorFlow

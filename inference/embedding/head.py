@@ -19,6 +19,8 @@ from typing import Any
 import numpy as np
 
 HEAD_FORMAT = "lite0-sqrt-l2-affine-head-v1"
+#: The crop weight every head was served with before head files recorded their own.
+LEGACY_CROP_WEIGHT = 0.5
 
 
 def head_input(features: np.ndarray) -> np.ndarray:
@@ -36,6 +38,19 @@ class EmbeddingHead:
     kernel: np.ndarray  # (1280, dim) float32
     bias: np.ndarray  # (dim,) float32
     meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def crop_weight(self) -> float:
+        """Weight of the salient crop in the fused search vector, as train_embedder recorded it; a
+        head file without one (every head before --crop-weight) keeps the 0.5 it was served with."""
+        return float(self.meta.get("crop_weight", LEGACY_CROP_WEIGHT))
+
+    @property
+    def mirror_whole_photo(self) -> bool:
+        """Trained on views averaged with their mirror image's (train_embedder --mirror-average), so
+        served so too: the embedder averages a whole photo's pooled features with its mirror image's.
+        A head file without the flag (every head before it) is served as it always was."""
+        return bool(self.meta.get("mirror_whole_photo", False))
 
     def project(self, features: np.ndarray) -> np.ndarray:
         """(N, 1280) features -> (N, dim) unit vectors, exactly as the embedder serves them."""

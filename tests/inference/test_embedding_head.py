@@ -145,6 +145,60 @@ def test_loading_a_head_changes_version_and_vectors(trained: Path) -> None:
         embedder_version(trained / "missing.npz")
 
 
+@pytest.fixture(scope="module")
+def trained_mirror(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The same tiny training run with --mirror-average and another crop weight (no validation)."""
+    root = tmp_path_factory.mktemp("train-mirror")
+    data = _class_folder(root / "data")
+    call_command("train_embedder", "--data", str(data), "--out", str(root / "out"), "--epochs", "1",
+                 "--views", "2", "--val-fraction", "0", "--mirror-average", "--crop-weight", "0.35", verbosity=0)
+    return root / "out"
+
+
+def _photo_and_mirror() -> tuple[np.ndarray, np.ndarray]:
+    photo = np.asarray(np.random.default_rng(3).integers(0, 256, (180, 240, 3)), dtype=np.uint8)
+    return photo, photo[:, ::-1]
+
+
+def test_a_mirror_head_serves_a_photo_and_its_mirror_image_as_one(trained: Path, trained_mirror: Path) -> None:
+    head_file = trained_mirror / "head.npz"
+    head = head_load(head_file, input_dim=1280, dim=128)
+    assert head.mirror_whole_photo and head.meta["config"]["mirror_average"] is True
+    assert "Mirror averaging" in (trained_mirror / "README.md").read_text()
+    embedder = Embedder(settings.MODEL_CACHE_DIR, head=head_file)
+    assert embedder.mirror_whole_photo and embedder.version == embedder_version(head_file)
+    assert embedder.crop_weight == head.crop_weight == 0.35
+    assert embedder.version != embedder_version(trained / "head.npz")
+    photo, mirror = _photo_and_mirror()
+    whole, whole_of_mirror = embedder.embed([photo, mirror])
+    np.testing.assert_allclose(whole, whole_of_mirror, atol=1e-6)
+    crop, crop_of_mirror = embedder.embed([], crops=[photo, mirror])
+    assert not np.allclose(crop, crop_of_mirror, atol=1e-3), "a crop is embedded as it is"
+    # What training fitted on (features_extract --mirror-average) is what serving computes.
+    squashed = resize_for_model(photo)
+    averaged = pooled_features_function(load_lite(settings.MODEL_CACHE_DIR), mirror_average=True)(
+        preprocess(squashed[None]))
+    np.testing.assert_allclose(whole, head.project(np.asarray(averaged))[0], atol=1e-4)
+    np.testing.assert_allclose(embedder.embed([photo], crops=[photo]), np.stack([whole, crop]), atol=1e-5)
+
+
+def test_a_head_file_without_the_mirror_flag_is_served_as_before(trained: Path, tmp_path: Path) -> None:
+    # Every head written before --mirror-average and --crop-weight existed has neither key in its meta.
+    plain = head_load(trained / "head.npz", input_dim=1280, dim=128)
+    assert plain.meta["mirror_whole_photo"] is False and plain.meta["crop_weight"] == 0.5  # the defaults
+    new_keys = ("mirror_whole_photo", "crop_weight")
+    legacy = EmbeddingHead(plain.kernel, plain.bias, {k: v for k, v in plain.meta.items() if k not in new_keys})
+    legacy.save(tmp_path / "head.npz")
+    assert not head_load(tmp_path / "head.npz", input_dim=1280, dim=128).mirror_whole_photo
+    embedder = Embedder(settings.MODEL_CACHE_DIR, head=tmp_path / "head.npz")
+    assert not embedder.mirror_whole_photo and embedder.crop_weight == 0.5
+    photo, mirror = _photo_and_mirror()
+    whole, whole_of_mirror = embedder.embed([photo, mirror])
+    assert not np.allclose(whole, whole_of_mirror, atol=1e-3)
+    features = pooled_features_function(load_lite(settings.MODEL_CACHE_DIR))(preprocess(resize_for_model(photo)[None]))
+    np.testing.assert_allclose(whole, legacy.project(np.asarray(features))[0], atol=1e-4)
+
+
 def test_embedding_head_setting_makes_a_new_model_version(trained: Path, settings) -> None:
     settings.EMBEDDING_HEAD = ""
     assert embedder_version(configured_embedding_head()) == EMBEDDING_VERSIONS[DEFAULT_EMBEDDING_MODEL]

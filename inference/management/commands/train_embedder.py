@@ -37,6 +37,11 @@ class Command(BaseCommand):
         parser.add_argument("--val-fraction", type=float, default=DEFAULTS.val_fraction,
                             help="share of classes held out to validate the recipe (0: none)")
         parser.add_argument("--seed", type=int, default=DEFAULTS.seed)
+        parser.add_argument("--crop-weight", type=float, default=DEFAULTS.crop_weight,
+                            help="weight of the salient crop in the served search vector (recorded in the head file)")
+        parser.add_argument("--mirror-average", action="store_true",
+                            help="train on views averaged with their mirror image's; the head file says so, and "
+                                 "the embedder serves its whole photos averaged with their mirror image's")
         parser.add_argument("--features-cache", type=Path, help="keep backbone features in this .npz between runs")
 
     def handle(self, *args, data: Path, out: Path, features_cache: Path | None, **options):
