@@ -28,7 +28,7 @@ import sys
 from collections.abc import Iterable
 
 from django.conf import settings
-from django.db.models import Model
+from django.db.models import FileField, Model
 from django.template.loader import get_template
 from django.urls import URLPattern, URLResolver, get_resolver, get_script_prefix, get_urlconf
 
@@ -47,16 +47,24 @@ def fragment_key(rows: Iterable[Model], *extra: object, templates: tuple[str, ..
 
 def _row_state(row: Model) -> str:
     # Every column loaded; a query that loads fewer (.only(), as the grids do) keys the tile by
-    # those it can draw, and a column it did not load cannot be on the tile.
-    model, deferred = type(row), row.get_deferred_fields()
-    values = [model.__name__, _model_code_digest(model), *((field.attname, getattr(row, field.attname))
-                                                           for field in row._meta.concrete_fields
-                                                           if field.attname not in deferred)]
+    # those it can draw, and a column it did not load cannot be on the tile. A loaded column is
+    # one in the instance's __dict__ (what Model.get_deferred_fields tests), read from there at
+    # half the CPU for a 48-tile grid; a file column through its descriptor, which may or may not
+    # have replaced the name there with a FieldFile yet.
+    model, loaded = type(row), row.__dict__
+    values = [model.__name__, _model_code_digest(model),
+              *((name, getattr(row, name) if is_file else loaded[name])
+                for name, is_file in _columns(model) if name in loaded)]
     # select_related rows (the photo's owner): their names are shown on tiles too.
     for related in row._state.fields_cache.values():
         if isinstance(related, Model):
             values.append(_row_state(related))
     return repr(values)
+
+
+@functools.cache
+def _columns(model: type[Model]) -> tuple[tuple[str, bool], ...]:
+    return tuple((field.attname, isinstance(field, FileField)) for field in model._meta.concrete_fields)
 
 
 @functools.cache
