@@ -194,7 +194,8 @@ def _child(args) -> None:
             get(url(args.profile, rng.choice(photo_ids)))
         profiler.disable()
         stats = pstats.Stats(profiler)
-        stats.sort_stats("cumulative").print_stats(os.environ.get("PROFILE_FILTER", ""), 90)
+        stats.sort_stats(os.environ.get("PROFILE_SORT", "cumulative"))  # or tottime: own time
+        stats.print_stats(os.environ.get("PROFILE_FILTER", ""), 90)
         return
     result = {}
     for kind in PAGE_MIX:
