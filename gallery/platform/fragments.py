@@ -25,12 +25,17 @@ import functools
 import hashlib
 import inspect
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db.models import FileField, Model
 from django.template.loader import get_template
 from django.urls import URLPattern, URLResolver, get_resolver, get_script_prefix, get_urlconf
+
+# How long a rendered tile is kept: its key changes with its row, so this only bounds the memory
+# that tiles of photos no page shows any more hold.
+FRAGMENT_SECONDS = 600
 
 
 def fragment_key(rows: Iterable[Model], *extra: object, templates: tuple[str, ...]) -> str:
@@ -43,6 +48,28 @@ def fragment_key(rows: Iterable[Model], *extra: object, templates: tuple[str, ..
         digest.update(_row_state(row).encode())
     digest.update(repr(extra).encode())
     return digest.hexdigest()
+
+
+def fragments_cached(items: list, *, key: Callable[[object], str], render: Callable[[object], str],
+                     timeout: int = FRAGMENT_SECONDS) -> list[str]:
+    """Each item's fragment (a tile), read from the cache in one round trip; only the items it
+    lacks are rendered, and stored in one more.
+
+    One fragment a tile, not one a page: while photos come in (a bulk import of public photos
+    changes the newest rows several times a second: pending, running, done), a page keyed as a
+    whole missed on nearly every view and rendered all its 24-48 tiles again, ~0.7 ms each; keyed
+    by tile, a view renders only the tiles of the photos that changed."""
+    keys = [f"fragment:{key(item)}" for item in items]
+    found = cache.get_many(keys) if keys else {}
+    rendered, missing = [], {}
+    for name, item in zip(keys, items, strict=True):
+        html = found.get(name)
+        if html is None:
+            html = missing[name] = render(item)
+        rendered.append(html)
+    if missing:
+        cache.set_many(missing, timeout)
+    return rendered
 
 
 def _row_state(row: Model) -> str:
