@@ -4,7 +4,7 @@ import functools
 from django import template
 from django.utils.safestring import mark_safe
 
-from gallery.platform.fragments import fragment_key, fragments_cached
+from gallery.platform.fragments import fragment_keyer, fragments_cached
 from inference.overlays import saliency_legend_png
 
 register = template.Library()
@@ -32,9 +32,9 @@ def cached_tiles(context, images, show_owner=False, show_visibility=False) -> st
                           remove_from_album=None):
             return template.render(context)
 
-    tiles = fragments_cached(
-        list(images), render=render,
-        key=lambda image: fragment_key([image], bool(show_owner), bool(show_visibility), templates=(TILE_TEMPLATE,)))
+    keyer = fragment_keyer((TILE_TEMPLATE,))
+    tiles = fragments_cached(list(images), render=render,
+                             key=lambda image: keyer([image], bool(show_owner), bool(show_visibility)))
     return mark_safe("".join(f"\n  {tile}\n" for tile in tiles))
 
 

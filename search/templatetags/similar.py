@@ -10,7 +10,7 @@ from django import template
 from django.urls import reverse
 from django.utils.safestring import mark_safe
 
-from gallery.platform.fragments import fragment_key, fragments_cached
+from gallery.platform.fragments import fragment_keyer, fragments_cached
 from search.selectors import SimilarImage, SimilarPage, image_similar_page
 from search.views import SIMILAR_PAGE_SIZE
 
@@ -43,11 +43,13 @@ def cached_similar_tiles(context, similar: SimilarPage | None) -> str:
         with context.push(item=item):
             return template.render(context)
 
-    tiles = fragments_cached(similar.results if similar is not None else [], key=similar_tile_key, render=render)
+    keyer = fragment_keyer((SIMILAR_TILE_TEMPLATE,))
+    tiles = fragments_cached(similar.results if similar is not None else [], render=render,
+                             key=lambda item: similar_tile_key(item, keyer=keyer))
     return mark_safe("".join(f"\n  {tile}\n" for tile in tiles))
 
 
-def similar_tile_key(item: SimilarImage) -> str:
+def similar_tile_key(item: SimilarImage, *, keyer=None) -> str:
     """The cache key of a result's tile: its photo's row (and owner's), its scores and overlay."""
     scores = (item.similarity, item.whole_similarity, item.crop_similarity, item.overlay_url)
-    return fragment_key([item.image], scores, templates=(SIMILAR_TILE_TEMPLATE,))
+    return (keyer or fragment_keyer((SIMILAR_TILE_TEMPLATE,)))([item.image], scores)

@@ -14,6 +14,7 @@ from django.test.utils import CaptureQueriesContext
 
 from gallery import services
 from gallery.models import AnalysisStatus, Image, Visibility
+from gallery.platform.fragments import fragment_keyer
 from inference.versions import EMBEDDING_DIM
 from tests.conftest import index_photo
 
@@ -211,3 +212,15 @@ def test_a_new_similar_photo_renders_its_own_tile_only(client, make_user, photo)
     fresh = client.get(f"/photos/{shown.id}/")
     assert [t.name for t in fresh.templates].count("search/_similar_tile.html") == 4
     assert similar_grid(fresh) == similar_grid(second)
+
+
+def test_a_tile_key_reads_a_file_column_by_its_name(make_user, photo):
+    """Whether or not a template has touched the thumbnail yet (Django then keeps a FieldFile in
+    its place), the key is the same; a new thumbnail is a new key."""
+    image = Image.objects.get(pk=photo(owner=make_user(), visibility=Visibility.PUBLIC).pk)
+    keyer = fragment_keyer(("gallery/_tile.html",))
+    untouched = keyer([image])
+    assert image.thumbnail_square.name  # now a FieldFile in the instance's __dict__
+    assert keyer([image]) == untouched
+    image.thumbnail_square = "thumbnails/other.jpg"
+    assert keyer([image]) != untouched
