@@ -33,9 +33,9 @@ def cached_tiles(context, images, show_owner=False, show_visibility=False) -> st
             return template.render(context)
 
     keyer = fragment_keyer((TILE_TEMPLATE,))
-    tiles = fragments_cached(list(images), render=render,
+    tiles = fragments_cached(list(images), render=render, join=_tiles_join,
                              key=lambda image: keyer([image], bool(show_owner), bool(show_visibility)))
-    return mark_safe("".join(f"\n  {tile}\n" for tile in tiles))
+    return mark_safe(tiles)  # rendered (and escaped) by the template engine
 
 
 @register.simple_tag
@@ -48,3 +48,7 @@ def saliency_legend_src() -> str:
 @functools.cache
 def _legend_data_url() -> str:
     return "data:image/png;base64," + base64.b64encode(saliency_legend_png()).decode("ascii")
+
+
+def _tiles_join(tiles: list[str]) -> str:
+    return "".join(f"\n  {tile}\n" for tile in tiles)

@@ -45,11 +45,15 @@ def cached_similar_tiles(context, similar: SimilarPage | None) -> str:
 
     keyer = fragment_keyer((SIMILAR_TILE_TEMPLATE,))
     tiles = fragments_cached(similar.results if similar is not None else [], render=render,
-                             key=lambda item: similar_tile_key(item, keyer=keyer))
-    return mark_safe("".join(f"\n  {tile}\n" for tile in tiles))
+                             join=_tiles_join, key=lambda item: similar_tile_key(item, keyer=keyer))
+    return mark_safe(tiles)  # rendered (and escaped) by the template engine
 
 
 def similar_tile_key(item: SimilarImage, *, keyer=None) -> str:
     """The cache key of a result's tile: its photo's row (and owner's), its scores and overlay."""
     scores = (item.similarity, item.whole_similarity, item.crop_similarity, item.overlay_url)
     return (keyer or fragment_keyer((SIMILAR_TILE_TEMPLATE,)))([item.image], scores)
+
+
+def _tiles_join(tiles: list[str]) -> str:
+    return "".join(f"\n  {tile}\n" for tile in tiles)
