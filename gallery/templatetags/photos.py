@@ -25,9 +25,9 @@ def cached_tiles(context, images, show_owner=False, show_visibility=False) -> st
     ``{% include "gallery/_tile.html" %}`` renders it in this context, cached one tile at a time
     (gallery.platform.fragments.fragments_cached). Not for tiles holding the viewer's own data
     (the album page's remove buttons carry a CSRF token): the key knows only the row and flags."""
-    template = context.template.engine.get_template(TILE_TEMPLATE)
 
     def render(image) -> str:
+        template = context.template.engine.get_template(TILE_TEMPLATE)  # only for a tile the cache lacks
         with context.push(image=image, show_owner=show_owner, show_visibility=show_visibility,
                           remove_from_album=None):
             return template.render(context)

@@ -37,9 +37,9 @@ def cached_similar_tiles(context, similar: SimilarPage | None) -> str:
     """{% cached_similar_tiles similar %}: each result's tile, cached one tile at a time
     (gallery.platform.fragments.fragments_cached). (``similar`` is None while a search's photo
     is being analysed: no tiles.)"""
-    template = context.template.engine.get_template(SIMILAR_TILE_TEMPLATE)
 
     def render(item: SimilarImage) -> str:
+        template = context.template.engine.get_template(SIMILAR_TILE_TEMPLATE)  # only for a tile the cache lacks
         with context.push(item=item):
             return template.render(context)
 
