@@ -1,7 +1,7 @@
 """Web CPU per page: what one request of each page the realistic load run asks for costs the web
 process, in CPU time (not wall time, so a loaded machine moves it little), and how many queries.
 
-    .venv/bin/python bench/page_cpu.py [--library 200] [--requests 200] [--before DIR] [--profile KIND]
+    .venv/bin/python bench/page_cpu.py [--library 200] [--requests 200] [--before DIR] [--profile KIND] [--churn]
 
 Seeds a library of public photos with finished analyses and embeddings (no models: made-up
 vectors in clusters, so every photo has neighbours) in the bench database (var/bench), then
@@ -15,6 +15,8 @@ load run), then timed --requests times with time.process_time over random photos
 With ``--before DIR`` (``git worktree add DIR <older commit>``) a child process measures DIR's
 code and another this tree's, alternating rounds, against the same database and photos, so
 the two are compared back to back. ``--profile KIND`` prints a cProfile of that kind instead.
+``--churn`` changes one of the 48 newest photos' rows before each timed request (an import's
+status changes, at their worst): the cached tiles of that photo are rendered again.
 Prints one JSON line: per kind the median and mean CPU ms and the queries, the mix's mean CPU
 ms per page (weighted as load.PAGE_MIX), and the load average.
 """
@@ -41,6 +43,8 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=200, help="timed requests per page kind and code tree")
     parser.add_argument("--before", type=Path, help="a worktree of an older commit, measured against this one")
     parser.add_argument("--profile", help="print a cProfile of this page kind instead (e.g. photo_page)")
+    parser.add_argument("--churn", action="store_true",
+                        help="before each timed request, change one of the newest photos' rows, as an import does")
     parser.add_argument("--code", type=Path, help=argparse.SUPPRESS)  # a child: measure this tree's code
     parser.add_argument("--ids", help=argparse.SUPPRESS)
     parser.add_argument("--warm", action="store_true", help=argparse.SUPPRESS)
@@ -59,7 +63,7 @@ def main() -> None:
     samples: dict[str, dict] = {name: {} for name in codes}
     for round_ in range(1 if args.profile else ROUNDS):
         for name, code in codes.items():
-            result = _measure_in(code, photo_ids, per_round, args.profile, warm=round_ == 0)
+            result = _measure_in(code, photo_ids, per_round, args.profile, warm=round_ == 0, churn=args.churn)
             for kind, values in result.items():
                 entry = samples[name].setdefault(kind, {"cpu_ms": [], "queries": values["queries"]})
                 entry["cpu_ms"] += values["cpu_ms"]
@@ -72,7 +76,7 @@ def main() -> None:
             kind: round(after["kinds"][kind]["median_cpu_ms"] / before["kinds"][kind]["median_cpu_ms"], 2)
             for kind in after["kinds"]
         } | {"mix": round(after["mix_cpu_ms"] / before["mix_cpu_ms"], 2)}
-    print(json.dumps({"library": len(photo_ids), "requests_per_kind": per_round * ROUNDS,
+    print(json.dumps({"library": len(photo_ids), "requests_per_kind": per_round * ROUNDS, "churn": args.churn,
                       "before": str(args.before) if args.before else None, **report,
                       "load_average_1m": {"start": round(load_start[0], 2), "end": round(os.getloadavg()[0], 2)},
                       "cpus": os.cpu_count()}))
@@ -89,7 +93,8 @@ def _summary(kinds: dict) -> dict:
     return {"kinds": out, "mix_cpu_ms": round(mix, 2)}
 
 
-def _measure_in(code: Path, photo_ids: list[str], requests: int, profile: str | None, *, warm: bool) -> dict:
+def _measure_in(code: Path, photo_ids: list[str], requests: int, profile: str | None, *, warm: bool,
+                churn: bool = False) -> dict:
     """Run a child process on ``code``'s Django (its settings, middleware, views, templates)."""
     from django.conf import settings
 
@@ -100,6 +105,8 @@ def _measure_in(code: Path, photo_ids: list[str], requests: int, profile: str | 
         command += ["--profile", profile]
     if warm:
         command += ["--warm"]
+    if churn:
+        command += ["--churn"]
     done = subprocess.run(command, cwd=code, env=env, capture_output=not profile, text=True)
     if done.returncode:
         raise SystemExit(f"measuring {code} failed:\n{done.stderr}")
@@ -194,7 +201,8 @@ def _child(args) -> None:
             get(url(args.profile, rng.choice(photo_ids)))
         profiler.disable()
         stats = pstats.Stats(profiler)
-        stats.sort_stats("cumulative").print_stats(os.environ.get("PROFILE_FILTER", ""), 90)
+        stats.sort_stats(os.environ.get("PROFILE_SORT", "cumulative"))  # or tottime: own time
+        stats.print_stats(os.environ.get("PROFILE_FILTER", ""), 90)
         return
     result = {}
     for kind in PAGE_MIX:
@@ -204,11 +212,23 @@ def _child(args) -> None:
         cpu_ms = []
         for _ in range(args.requests):
             path = url(kind, rng.choice(photo_ids))
+            if args.churn:
+                _churn(photo_ids, rng)
             started = time.process_time()
             get(path)
             cpu_ms.append(1000 * (time.process_time() - started))
         result[kind] = {"cpu_ms": cpu_ms, "queries": query_count}
     print(json.dumps(result))
+
+
+def _churn(photo_ids: list[str], rng: random.Random) -> None:
+    """What a bulk import of public photos does to the pages between two views, at its worst:
+    one of the newest photos (on the first page of the gallery, and among the similar photos of
+    its neighbours) changes its row, as pending, running and done do several times a second.
+    (Untimed; the change is a made-up title, so every view sees a row it has not seen.)"""
+    from gallery.models import Image
+
+    Image.objects.filter(pk=rng.choice(photo_ids[-48:])).update(title=f"Photo {rng.getrandbits(48):x}")
 
 
 def _library_version_ensure(photo_ids: list[str]) -> None:

@@ -11,9 +11,9 @@ from __future__ import annotations
 import hashlib
 
 from django.http import Http404, HttpResponse
-from django.urls import reverse
 
 from gallery.platform.media import file_response
+from gallery.platform.routes import reverse_uuid
 from inference.images import ThumbnailSpec, overlay_rendition
 from inference.models import ImageAnalysis
 from inference.overlays import overlay_look
@@ -30,7 +30,7 @@ def overlay_page_url_of(*, image_id, map_name: str) -> str:
     """overlay_page_url from the analysis's photo and stored map name alone (a results page reads
     just those in its ranking query)."""
     version = hashlib.sha1(f"{map_name}:{overlay_look()}".encode()).hexdigest()[:10]
-    return f"{reverse('gallery:overlay', args=[image_id])}?v={version}"
+    return f"{reverse_uuid('gallery:overlay', image_id)}?v={version}"
 
 
 def heatmap_response(analysis: ImageAnalysis | None, *, cache_control: str,

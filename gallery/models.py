@@ -17,6 +17,8 @@ from django.db import models
 from django.urls import reverse
 from rest_framework_tus.models import AbstractUpload
 
+from gallery.platform.routes import reverse_uuid
+
 
 class Visibility(models.TextChoices):
     PRIVATE = "private", "Private"
@@ -83,7 +85,7 @@ class Image(models.Model):
         return self.title or f"Image {self.id}"
 
     def get_absolute_url(self) -> str:
-        return reverse("gallery:photo", args=[self.id])
+        return reverse_uuid("gallery:photo", self.id)
 
     @property
     def is_public(self) -> bool:
@@ -97,7 +99,7 @@ class Image(models.Model):
 
     @property
     def display_url(self) -> str:
-        return _versioned(reverse("gallery:file", args=[self.id]), self.display.name)
+        return _versioned(reverse_uuid("gallery:file", self.id), self.display.name)
 
 
 def _versioned(url: str, storage_name: str) -> str:

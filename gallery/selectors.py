@@ -6,10 +6,12 @@ import datetime
 import uuid
 from dataclasses import dataclass
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Count, F, OuterRef, Q, Subquery
 
 from gallery.models import Album, AlbumImage, AnalysisStatus, Image, Visibility
+from gallery.platform.prepared import PreparedQuery, first_row_queryset
 
 
 def visible_to(viewer: AbstractBaseUser | AnonymousUser, *, via: str = "") -> Q:
@@ -22,7 +24,18 @@ def visible_to(viewer: AbstractBaseUser | AnonymousUser, *, via: str = "") -> Q:
 
 
 def image_get_visible(*, viewer, image_id) -> Image | None:
-    return Image.objects.filter(visible_to(viewer), id=image_id).select_related("owner").first()
+    # Every photo page, its "Show more" and the photo API start with this lookup: prepared once
+    # per process, as the ORM would build it (gallery.platform.prepared).
+    return _IMAGE_VISIBLE.first(values={"viewer": viewer, "image_id": image_id} if viewer.is_authenticated
+                                else {"image_id": image_id}, signed_in=viewer.is_authenticated)
+
+
+def _image_visible_queryset(*, viewer, image_id, signed_in: bool):
+    viewer = viewer if signed_in else AnonymousUser()
+    return first_row_queryset(Image.objects.filter(visible_to(viewer), id=image_id).select_related("owner"))
+
+
+_IMAGE_VISIBLE = PreparedQuery(_image_visible_queryset, viewer=get_user_model(), image_id=Image._meta.pk)
 
 
 def image_get_owned(*, owner, image_id) -> Image | None:

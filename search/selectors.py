@@ -5,13 +5,18 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AnonymousUser
 from django.db import connection, transaction
-from django.db.models import OuterRef, Q, Subquery
+from django.db.models import OuterRef, Q, Subquery, TextField, Value
+from pgvector import Vector
 from pgvector.django import CosineDistance
 
 from gallery.heatmaps import overlay_page_url_of
 from gallery.models import Image, Visibility
+from gallery.platform.prepared import PreparedQuery, first_row_queryset
 from gallery.selectors import visible_to
+from inference.configuration import configured_model_version
 from inference.models import ImageAnalysis, ImageEmbedding, search_vector_half
 from inference.selectors import embedding_version_serving_expression
 from search.models import SimilarityQuery
@@ -156,8 +161,7 @@ def image_similar_page(*, viewer, image: Image, limit: int = 24, offset: int = 0
     None when the photo has no vector of the serving version yet (its analysis is not done).
     """
     # The serving version and the photo's vectors of it in one query.
-    source = (ImageEmbedding.objects.filter(image=image, model_version=embedding_version_serving_expression())
-              .only("model_version", "vector", "whole_vector", "crop_vector").first())
+    source = _SOURCE_VECTORS.first(values={"image": image, "configured_version": configured_model_version()})
     if source is None:
         return None
     return _similar_page(viewer=viewer, vectors=source, version=source.model_version, exclude_image_id=image.id,
@@ -194,13 +198,13 @@ def similarity_query_get(*, viewer, query_id) -> SimilarityQuery | None:
 def _similar_page(*, viewer, vectors, version: str, exclude_image_id, limit: int, offset: int) -> SimilarPage:
     # One row more than asked says whether another page exists.
     wanted = offset + limit + 1
+    values = {"viewer": viewer, "model_version": version, "exclude_image_id": exclude_image_id,
+              **{name: Vector(getattr(vectors, name)).to_text() for name in ("vector", "whole_vector", "crop_vector")}}
     with transaction.atomic():
         with connection.cursor() as cursor:
             search_session_set(cursor, version=version, wanted=wanted)
-        rows = list(image_similar_queryset(
-            viewer=viewer, vector=vectors.vector, model_version=version, exclude_image_id=exclude_image_id,
-            limit=limit + 1, offset=offset, whole_vector=vectors.whole_vector, crop_vector=vectors.crop_vector,
-        ))
+        rows = _RANKING.list(values=values, signed_in=viewer.is_authenticated,
+                             excluding=exclude_image_id is not None, limit=limit + 1, offset=offset)
     rows = _visible_rows(rows, viewer)
     has_more = len(rows) > limit
     rows = rows[:limit]
@@ -214,6 +218,33 @@ def _similar_page(*, viewer, vectors, version: str, exclude_image_id, limit: int
         for row in rows
     ]
     return SimilarPage(results=results, offset=offset, has_more=has_more)
+
+
+def _ranking_queryset(*, viewer, vector, whole_vector, crop_vector, model_version, exclude_image_id,
+                      signed_in: bool, excluding: bool, limit: int, offset: int):
+    # The vectors are placeholders here: passed as the text the ORM would send for an array.
+    return image_similar_queryset(
+        viewer=viewer if signed_in else AnonymousUser(), vector=Value(vector), model_version=model_version,
+        exclude_image_id=exclude_image_id if excluding else None, limit=limit, offset=offset,
+        whole_vector=Value(whole_vector), crop_vector=Value(crop_vector))
+
+
+# The ranking query of every results page, built and compiled once per process and shape (the
+# ORM took ~1.8 ms of the web process's CPU a page to build it: gallery.platform.prepared).
+_RANKING = PreparedQuery(
+    _ranking_queryset, viewer=get_user_model(), model_version=ImageEmbedding._meta.get_field("model_version"),
+    exclude_image_id=Image._meta.pk, vector=TextField(), whole_vector=TextField(), crop_vector=TextField())
+
+
+def _source_vectors_queryset(*, image, configured_version):
+    return first_row_queryset(
+        ImageEmbedding.objects.filter(image=image,
+                                      model_version=embedding_version_serving_expression(configured_version))
+        .only("model_version", "vector", "whole_vector", "crop_vector"))
+
+
+_SOURCE_VECTORS = PreparedQuery(_source_vectors_queryset, image=Image,
+                                configured_version=ImageEmbedding._meta.get_field("model_version"))
 
 
 def search_session_set(cursor, *, version: str, wanted: int) -> None:

@@ -48,6 +48,22 @@ def _incr_missing(key, delta):
 
 
 class FailOpenRedisCacheClient(RedisCacheClient):
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._clients: dict = {}
+
+    def get_client(self, key=None, *, write=False):
+        # Django makes a redis.Redis per call, and each one builds its table of ~170 response
+        # callbacks: about a fifth of a millisecond of CPU, twice a page (the session and the
+        # tiles), 8 % of a grid page's (cProfile of bench/page_cpu.py, issue 17). One client per
+        # connection pool does the same: a client is thread-safe and takes its connections
+        # from the pool for each command.
+        pool = self._get_connection_pool(write)
+        client = self._clients.get(pool)
+        if client is None:
+            client = self._clients[pool] = self._client(connection_pool=pool)
+        return client
+
     get = _on_outage(lambda key, default: default)(RedisCacheClient.get)
     get_many = _on_outage(lambda keys: {})(RedisCacheClient.get_many)
     has_key = _on_outage(lambda key: False)(RedisCacheClient.has_key)

@@ -8,11 +8,13 @@ import re
 
 import numpy as np
 import pytest
+from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from gallery import services
 from gallery.models import AnalysisStatus, Image, Visibility
+from gallery.platform.fragments import fragment_keyer
 from inference.versions import EMBEDDING_DIM
 from tests.conftest import index_photo
 
@@ -25,6 +27,10 @@ def rendered(response) -> set[str]:
 
 def grid(response) -> str:
     return re.search(r'<ul class="grid".*?</ul>', response.content.decode(), re.S).group(0)
+
+
+def similar_grid(response) -> str:
+    return re.search(r'<ul class="grid similar-grid".*?</ul>', response.content.decode(), re.S).group(0)
 
 
 def near(base: np.ndarray, seed: int) -> np.ndarray:
@@ -164,3 +170,57 @@ def test_grids_load_only_what_their_tiles_draw(client, make_user, photo):
         for column in ('"gallery_image"."sha256"', '"gallery_image"."file"', '"auth_user"."password"',
                        '"auth_user"."email"'):
             assert column not in tiles_query, (url, column)
+
+
+def test_a_new_photo_renders_its_own_tile_only(client, make_user, photo):
+    """Tiles are cached one by one: while an import adds photos (and moves each through pending,
+    running, done), a view of the gallery renders the tiles that changed, not the whole page."""
+    owner = make_user()
+    for title in ("Harbour", "Lighthouse", "Dunes"):
+        photo(owner=owner, visibility=Visibility.PUBLIC, title=title)
+    client.force_login(make_user())
+    first = client.get("/")
+    assert [t.name for t in first.templates].count("gallery/_tile.html") == 3
+
+    newest = photo(owner=owner, visibility=Visibility.PUBLIC, title="Pier")
+    second = client.get("/")
+    assert [t.name for t in second.templates].count("gallery/_tile.html") == 1
+    assert grid(second).count('class="tile"') == 4 and "Pier" in grid(second)
+    Image.objects.filter(pk=newest.pk).update(analysis_status=AnalysisStatus.FAILED, analysis_error="Broken")
+    third = client.get("/")
+    assert [t.name for t in third.templates].count("gallery/_tile.html") == 1
+    assert "badge-failed" in grid(third)
+    cache.clear()  # the same grid rendered whole, from no cache at all
+    fresh = client.get("/")
+    assert [t.name for t in fresh.templates].count("gallery/_tile.html") == 4
+    assert grid(fresh) == grid(third)
+
+def test_a_new_similar_photo_renders_its_own_tile_only(client, make_user, photo):
+    owner = make_user()
+    base = np.ones(EMBEDDING_DIM)
+    shown = index_photo(photo(owner=owner, visibility=Visibility.PUBLIC, title="Shown"), base)
+    for seed in (1, 2, 3):
+        index_photo(photo(owner=owner, visibility=Visibility.PUBLIC, title=f"Twin {seed}"), near(base, seed))
+    client.force_login(make_user())
+    first = client.get(f"/photos/{shown.id}/")
+    assert [t.name for t in first.templates].count("search/_similar_tile.html") == 3
+    index_photo(photo(owner=owner, visibility=Visibility.PUBLIC, title="Twin 4"), near(base, 4))
+    second = client.get(f"/photos/{shown.id}/")
+    assert [t.name for t in second.templates].count("search/_similar_tile.html") == 1
+    assert all(f"Twin {seed}" in second.content.decode() for seed in (1, 2, 3, 4))
+    cache.clear()
+    fresh = client.get(f"/photos/{shown.id}/")
+    assert [t.name for t in fresh.templates].count("search/_similar_tile.html") == 4
+    assert similar_grid(fresh) == similar_grid(second)
+
+
+def test_a_tile_key_reads_a_file_column_by_its_name(make_user, photo):
+    """Whether or not a template has touched the thumbnail yet (Django then keeps a FieldFile in
+    its place), the key is the same; a new thumbnail is a new key."""
+    image = Image.objects.get(pk=photo(owner=make_user(), visibility=Visibility.PUBLIC).pk)
+    keyer = fragment_keyer(("gallery/_tile.html",))
+    untouched = keyer([image])
+    assert image.thumbnail_square.name  # now a FieldFile in the instance's __dict__
+    assert keyer([image]) == untouched
+    image.thumbnail_square = "thumbnails/other.jpg"
+    assert keyer([image]) != untouched

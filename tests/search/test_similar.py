@@ -22,7 +22,7 @@ from search.selectors import (
     image_similar_queryset,
     search_session_set,
 )
-from search.templatetags.similar import similar_tiles_key
+from search.templatetags.similar import similar_tile_key
 
 pytestmark = pytest.mark.django_db
 
@@ -76,7 +76,7 @@ def test_results_load_what_they_show_so_an_owners_log_in_keeps_the_cached_tiles(
     indexed_image(owner, unit(base + 0.1), visibility=Visibility.PUBLIC, title="twin")
 
     def key() -> str:
-        return similar_tiles_key(image_similar_page(viewer=viewer, image=shown), "/more")
+        return similar_tile_key(image_similar_page(viewer=viewer, image=shown).results[0])
 
     before = key()
     result = image_similar_page(viewer=viewer, image=shown).results[0].image
