@@ -42,6 +42,22 @@ def indexed_image(owner, vector: np.ndarray, *, visibility=Visibility.PRIVATE, t
     return image
 
 
+def bulk_indexed_images(vectors: np.ndarray, *, owners, public) -> list[Image]:
+    """One analysed photo per vector (the same vector whole, crop and fused), in two bulk inserts:
+    galleries of thousands for the index tests. owners[i] and public[i] are photo i's."""
+    images = Image.objects.bulk_create([
+        Image(owner=owner, file=f"images/{i}.jpg", content_type="image/jpeg", sha256=f"{i:064x}", size_bytes=1,
+              width=4, height=3, visibility=Visibility.PUBLIC if is_public else Visibility.PRIVATE)
+        for i, (owner, is_public) in enumerate(zip(owners, public, strict=True))
+    ])
+    ImageEmbedding.objects.bulk_create([
+        ImageEmbedding(image=image, model_version=configured_model_version(), vector=v, whole_vector=v, crop_vector=v,
+                       owner_id=image.owner_id, visibility=image.visibility)
+        for image, v in zip(images, vectors, strict=True)
+    ])
+    return images
+
+
 def test_similar_ranks_by_cosine_and_respects_visibility(make_user):
     alice, bob = make_user("alice"), make_user("bob")
     base = unit(np.ones(EMBEDDING_DIM))
@@ -102,16 +118,8 @@ def test_similar_query_uses_the_hnsw_index(make_user):
     rng = np.random.default_rng(1)
     vectors = rng.normal(size=(3000, EMBEDDING_DIM)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    images = Image.objects.bulk_create([
-        Image(owner=owners[i % 5], file=f"images/{i}.jpg", content_type="image/jpeg", sha256=f"{i:064x}",
-              size_bytes=1, width=4, height=3, visibility=Visibility.PUBLIC if i % 3 == 0 else Visibility.PRIVATE)
-        for i in range(len(vectors))
-    ])
-    ImageEmbedding.objects.bulk_create([
-        ImageEmbedding(image=image, model_version=configured_model_version(), vector=v, whole_vector=v, crop_vector=v,
-                       owner_id=image.owner_id, visibility=image.visibility)
-        for image, v in zip(images, vectors, strict=True)
-    ])
+    images = bulk_indexed_images(vectors, owners=[owners[i % 5] for i in range(len(vectors))],
+                                 public=[i % 3 == 0 for i in range(len(vectors))])
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE gallery_image; ANALYZE inference_imageembedding")
 
@@ -205,17 +213,8 @@ def test_filtered_query_is_split_by_index_and_fills_the_page_when_little_is_visi
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     owned = rng.random(count) < 0.01
     public = rng.random(count) < 0.05
-    images = Image.objects.bulk_create([
-        Image(owner=viewer if owned[i] else others[i % 20], file=f"images/{i}.jpg", content_type="image/jpeg",
-              sha256=f"{i:064x}", size_bytes=1, width=4, height=3,
-              visibility=Visibility.PUBLIC if public[i] else Visibility.PRIVATE)
-        for i in range(count)
-    ])
-    ImageEmbedding.objects.bulk_create([
-        ImageEmbedding(image=image, model_version=configured_model_version(), vector=v, whole_vector=v, crop_vector=v,
-                       owner_id=image.owner_id, visibility=image.visibility)
-        for image, v in zip(images, vectors, strict=True)
-    ])
+    images = bulk_indexed_images(vectors, owners=[viewer if owned[i] else others[i % 20] for i in range(count)],
+                                 public=public)
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE gallery_image; ANALYZE inference_imageembedding")
     visible = owned | public
@@ -264,17 +263,8 @@ def test_the_own_photos_part_is_answered_from_the_owner_btree_alone(make_user):
     count = 3000
     vectors = rng.normal(size=(count, EMBEDDING_DIM)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    images = Image.objects.bulk_create([
-        Image(owner=viewer if i % 100 == 0 else others[i % 10], file=f"images/{i}.jpg", content_type="image/jpeg",
-              sha256=f"{i:064x}", size_bytes=1, width=4, height=3,
-              visibility=Visibility.PUBLIC if i % 20 == 1 else Visibility.PRIVATE)
-        for i in range(count)
-    ])
-    ImageEmbedding.objects.bulk_create([
-        ImageEmbedding(image=image, model_version=configured_model_version(), vector=v, whole_vector=v, crop_vector=v,
-                       owner_id=image.owner_id, visibility=image.visibility)
-        for image, v in zip(images, vectors, strict=True)
-    ])
+    images = bulk_indexed_images(vectors, owners=[viewer if i % 100 == 0 else others[i % 10] for i in range(count)],
+                                 public=[i % 20 == 1 for i in range(count)])
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE inference_imageembedding")
         cursor.execute("SELECT indexdef FROM pg_indexes WHERE indexname = 'embedding_owner_private'")
