@@ -245,24 +245,21 @@ def test_a_cancelled_build_of_the_public_index_is_recovered_as_its_migration_say
         _migrate(_heads())  # whatever happened, later tests get the current schema
 
 
-@pytest.mark.django_db(transaction=True)
-def test_dropping_the_graph_of_every_photo_is_reversible_and_concurrent():
-    """0009 drops the index no query uses and, migrated back, rebuilds it as 0006 defined it;
-    both ways CONCURRENTLY, so search and analyses go on meanwhile."""
+def _sqlmigrate(migration: str, *args: str) -> str:
+    """The SQL ``manage.py sqlmigrate inference <migration>`` prints (``--backwards`` for the way back)."""
     from django.core.management import call_command
+
+    out = io.StringIO()
+    call_command("sqlmigrate", "inference", migration, *args, stdout=out)
+    return out.getvalue()
+
+
+def _public_and_private_embedded_photos() -> None:
+    """One public and one private analysed photo of one owner, written with the current models."""
+    from django.contrib.auth import get_user_model
 
     from gallery.models import Image, Visibility
     from inference.models import ImageEmbedding
-
-    def sql(*args: str) -> str:
-        out = io.StringIO()
-        call_command("sqlmigrate", "inference", "0009", *args, stdout=out)
-        return out.getvalue()
-
-    assert 'DROP INDEX CONCURRENTLY IF EXISTS "embedding_vector_half_hnsw"' in sql()
-    assert 'CREATE INDEX CONCURRENTLY "embedding_vector_half_hnsw"' in sql("--backwards")
-
-    from django.contrib.auth import get_user_model
 
     owner = get_user_model().objects.create(username="alice", password="!")
     for n, visibility in enumerate([Visibility.PUBLIC, Visibility.PRIVATE]):
@@ -270,6 +267,18 @@ def test_dropping_the_graph_of_every_photo_is_reversible_and_concurrent():
                                      sha256=f"{n:064x}", size_bytes=1, width=4, height=3, visibility=visibility)
         ImageEmbedding.objects.create(image=image, model_version="v", vector=_unit(n), whole_vector=_unit(n),
                                       crop_vector=_unit(n), owner=owner, visibility=visibility)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_dropping_the_graph_of_every_photo_is_reversible_and_concurrent():
+    """0009 drops the index no query uses and, migrated back, rebuilds it as 0006 defined it;
+    both ways CONCURRENTLY, so search and analyses go on meanwhile."""
+    from inference.models import ImageEmbedding
+
+    assert 'DROP INDEX CONCURRENTLY IF EXISTS "embedding_vector_half_hnsw"' in _sqlmigrate("0009")
+    assert 'CREATE INDEX CONCURRENTLY "embedding_vector_half_hnsw"' in _sqlmigrate("0009", "--backwards")
+
+    _public_and_private_embedded_photos()
     try:
         _migrate([("inference", "0008_embedding_owner_version")])
         assert _index_valid("embedding_vector_half_hnsw") is True
@@ -291,28 +300,13 @@ def test_the_smaller_owner_btree_replaces_the_old_one_reversibly_and_concurrentl
     carries it next to 0008's (search keeps using the old one meanwhile) and 0012 drops 0008's,
     both CONCURRENTLY. Migrated back, 0008's B-tree is rebuilt as it was and the column goes;
     the rows stay."""
-    from django.core.management import call_command
-
-    from gallery.models import Image, Visibility
     from inference.models import ImageEmbedding
 
-    def sql(migration: str, *args: str) -> str:
-        out = io.StringIO()
-        call_command("sqlmigrate", "inference", migration, *args, stdout=out)
-        return out.getvalue()
+    assert 'CREATE INDEX CONCURRENTLY "embedding_owner_private"' in _sqlmigrate("0011")
+    assert 'DROP INDEX CONCURRENTLY IF EXISTS "embedding_owner_version"' in _sqlmigrate("0012")
+    assert 'CREATE INDEX CONCURRENTLY "embedding_owner_version"' in _sqlmigrate("0012", "--backwards")
 
-    assert 'CREATE INDEX CONCURRENTLY "embedding_owner_private"' in sql("0011")
-    assert 'DROP INDEX CONCURRENTLY IF EXISTS "embedding_owner_version"' in sql("0012")
-    assert 'CREATE INDEX CONCURRENTLY "embedding_owner_version"' in sql("0012", "--backwards")
-
-    from django.contrib.auth import get_user_model
-
-    owner = get_user_model().objects.create(username="alice", password="!")
-    for n, visibility in enumerate([Visibility.PUBLIC, Visibility.PRIVATE]):
-        image = Image.objects.create(owner=owner, file=f"images/{n}.jpg", content_type="image/jpeg",
-                                     sha256=f"{n:064x}", size_bytes=1, width=4, height=3, visibility=visibility)
-        ImageEmbedding.objects.create(image=image, model_version="v", vector=_unit(n), whole_vector=_unit(n),
-                                      crop_vector=_unit(n), owner=owner, visibility=visibility)
+    _public_and_private_embedded_photos()
 
     def columns() -> set[str]:
         with connection.cursor() as cursor:
